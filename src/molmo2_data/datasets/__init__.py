@@ -1,0 +1,18 @@
+"""Dataset readers: one class per published dataset, a registry, and custom datasets."""
+
+from molmo2_data.datasets.base import Dataset, DatasetBase, HeldOut, HfDataset, TableDataset, rng_for_index
+from molmo2_data.datasets.registry import (
+    canonical_name,
+    dataset_class,
+    get_dataset,
+    list_datasets,
+    register_dataset,
+)
+
+# Importing the reader modules registers them.
+from molmo2_data.datasets import pixmo, multi_image, molmo2_video, text  # noqa: E402,F401  isort: skip
+
+__all__ = [
+    "Dataset", "DatasetBase", "HeldOut", "HfDataset", "TableDataset", "canonical_name", "dataset_class",
+    "get_dataset", "list_datasets", "register_dataset", "rng_for_index",
+]

@@ -1,0 +1,297 @@
+"""The dataset interface (as in the seed "Creating Custom Datasets") and the table-backed reader.
+
+``Dataset``: ``__len__`` and ``get(item, rng)``; all randomness comes from ``rng`` so an example is a
+pure function of (index, rng state). ``dataset[i]`` derives the rng from ``i``.
+
+``TableDataset`` is the base of every PixMo / Molmo2 reader: it opens the local Arrow table(s)
+memory-mapped, builds (and caches) an index of row groups — one group per example, e.g. all rows of
+one image URL — applies the official filters, drops groups whose media are missing (counting why), and
+turns a group into an :class:`~molmo2_data.example.Example` on ``get``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pyarrow as pa
+
+from molmo2_data import paths
+from molmo2_data.errors import DatasetNotAvailableError, UnknownSplitError
+from molmo2_data.example import Example, as_example
+from molmo2_data.tables import IndexCache, file_fingerprint, read_table, require_columns
+
+
+def rng_for_index(item: int) -> np.random.RandomState:
+    """The rng ``dataset[item]`` uses: a function of the index only, identical in every process."""
+    return np.random.RandomState(int(item) % (2**32))
+
+
+class Dataset:
+    """A map-style dataset of examples with explicit randomness."""
+
+    name: str = "dataset"
+    split: str = "train"
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def get(self, item: int, rng: np.random.RandomState) -> Example | Mapping[str, Any]:
+        raise NotImplementedError
+
+    def __getitem__(self, item: int) -> Example | Mapping[str, Any]:
+        n = len(self)
+        if not -n <= item < n:
+            raise IndexError(f"{self.name}: index {item} out of range for {n} examples")
+        item = item % n
+        return self.get(item, rng_for_index(item))
+
+    def example(self, item: int, rng: np.random.RandomState | None = None) -> Example:
+        """``get`` normalised to an :class:`Example` (hand-written datasets may return dicts)."""
+        rng = rng_for_index(item) if rng is None else rng
+        return as_example(self.get(item, rng), dataset=self.name, split=self.split, row=item)
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def __repr__(self) -> str:
+        try:
+            n = len(self)
+        except Exception:
+            n = "?"
+        return f"{type(self).__name__}(name={self.name!r}, split={self.split!r}, examples={n})"
+
+
+class DatasetBase(Dataset):
+    """A dataset whose data is produced once by ``load()`` and kept as ``self.data``."""
+
+    def __init__(self, split: str | None = None):
+        if split is not None:
+            self.split = split
+        self.data = self.load()
+
+    def load(self) -> Any:
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+
+class HfDataset(DatasetBase):
+    """A dataset read with Hugging Face ``datasets`` from ``PATH`` (Hub id or local path)."""
+
+    PATH: ClassVar[str] = ""
+
+    @classmethod
+    def download(cls, n_procs: int | None = None) -> None:
+        from datasets import load_dataset
+
+        load_dataset(cls.PATH, num_proc=n_procs)
+
+    def load(self) -> Any:
+        from datasets import load_dataset
+
+        return load_dataset(self.PATH, split=self.split)
+
+
+# ---------------------------------------------------------------------------------------------
+# Table-backed readers
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """A split carved out of another split by a fixed-seed permutation of the groups, as the
+    official download step does (``train_test_split(test_size=n, seed=seed)``). With fewer than
+    ``10 * n`` groups (sample data) a tenth of the groups is held out instead."""
+
+    source: str = "train"
+    n: int = 2048
+    seed: int = 96817
+
+    def size(self, num_groups: int) -> int:
+        return min(self.n, max(1, num_groups // 10)) if num_groups > 1 else 0
+
+
+SplitSpec = str | HeldOut
+
+
+class TableDataset(DatasetBase):
+    """Base class of the readers of published tables. Subclasses set the class attributes and
+    implement :meth:`build_index` (vectorised over the table) and :meth:`build_example`."""
+
+    NAME: ClassVar[str] = ""
+    HF_PATH: ClassVar[str] = ""
+    CONFIGS: ClassVar[tuple[str, ...]] = ("default",)
+    SPLITS: ClassVar[Mapping[str, SplitSpec]] = {"train": "train"}
+    COLUMNS: ClassVar[Mapping[str, Any]] = {}  # column -> type predicate (None = any type)
+    MEDIA: ClassVar[str] = "none"  # none | url_image | embedded_image | video | rendered
+    VERSION: ClassVar[int] = 1  # bump to invalidate cached indexes when build_index changes
+
+    def __init__(self, split: str = "train", config: str | Sequence[str] | None = None,
+                 root: str | os.PathLike | None = None, **options: Any):
+        if split not in self.SPLITS:
+            raise UnknownSplitError(_unknown(f"{self.NAME}: unknown split", split, list(self.SPLITS)))
+        if isinstance(config, str):
+            config = [config]
+        for c in config or ():
+            if c not in self.CONFIGS:
+                raise UnknownSplitError(_unknown(f"{self.NAME}: unknown config", c, list(self.CONFIGS)))
+        self.name = self.NAME
+        self.root = paths.data_root(root)
+        self.options = options
+        self.requested_configs = tuple(config) if config else None
+        self.skipped: Counter[str] = Counter()
+        super().__init__(split)
+
+    # -- hooks --------------------------------------------------------------------------------
+
+    def build_index(self, table: pa.Table) -> dict[str, np.ndarray]:
+        """Return at least ``order`` and ``offsets`` (rows of group g are
+        ``order[offsets[g]:offsets[g+1]]``). Count skipped groups in ``self.skipped``."""
+        raise NotImplementedError
+
+    def build_example(self, rows: np.ndarray, group: int, rng: np.random.RandomState) -> Example:
+        raise NotImplementedError
+
+    def media_fingerprint(self) -> Any:
+        """Part of the index cache key that changes when media files appear or disappear."""
+        d = {"url_image": paths.image_dir(self.root), "rendered": paths.clock_dir(self.root),
+             "video": self.root / "media" / "videos"}.get(self.MEDIA)
+        if d is None:
+            return None
+        try:
+            return [os.stat(d).st_mtime_ns] + sorted(
+                os.stat(e.path).st_mtime_ns for e in os.scandir(d) if e.is_dir())
+        except OSError:
+            return "absent"
+
+    # -- loading ------------------------------------------------------------------------------
+
+    def table_files(self) -> list[Path]:
+        spec = self.SPLITS[self.split]
+        source_split = spec.source if isinstance(spec, HeldOut) else spec
+        configs = self.requested_configs or self.CONFIGS
+        files = [paths.table_path(self.NAME, c, source_split, self.root) for c in configs]
+        present = [f for f in files if f.exists()]
+        if self.requested_configs and len(present) < len(files):
+            missing = [str(f) for f in files if not f.exists()]
+            raise DatasetNotAvailableError(f"{self.NAME}: no local table {missing[0]}; {_how_to_get(self.NAME)}")
+        if not present:
+            raise DatasetNotAvailableError(
+                f"{self.NAME} ({self.split}): no local table under {self.root / 'tables' / self.NAME}; "
+                f"{_how_to_get(self.NAME)}")
+        return present
+
+    def load(self) -> pa.Table:
+        files = self.table_files()
+        tables = [read_table(f) for f in files]
+        table = tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="permissive")
+        require_columns(table, self.COLUMNS, f"{self.NAME} ({', '.join(str(f) for f in files)})")
+        self.configs_loaded = tuple(f.parent.name for f in files)
+        self.config_of_table = np.repeat(np.arange(len(tables)), [len(t) for t in tables])
+        spec = self.SPLITS[self.split]
+        key = {"reader": f"{type(self).__module__}.{type(self).__qualname__}", "version": self.VERSION,
+               "files": [(str(f), file_fingerprint(f)) for f in files], "options": self.options,
+               "split": self.split, "media": self.media_fingerprint()}
+        cache = IndexCache(paths.index_path(self.NAME, "+".join(self.configs_loaded), self.split, self.root), key)
+        index = cache.load()
+        if index is None:
+            self.skipped.clear()
+            index = self.build_index(table)
+            if isinstance(spec, HeldOut):
+                index = self._hold_out(index, spec)
+            index["skip_reasons"] = np.array(sorted(self.skipped), dtype=str)
+            index["skip_counts"] = np.array([self.skipped[k] for k in sorted(self.skipped)], dtype=np.int64)
+            cache.save(index)
+        self.skipped = Counter(dict(zip(index["skip_reasons"].tolist(), index["skip_counts"].tolist(), strict=True)))
+        self.index = index
+        self.order = index["order"]
+        self.offsets = index["offsets"]
+        return table
+
+    def _hold_out(self, index: dict[str, np.ndarray], spec: HeldOut) -> dict[str, np.ndarray]:
+        n_groups = len(index["offsets"]) - 1
+        perm = np.random.RandomState(spec.seed).permutation(n_groups)
+        n_val = spec.size(n_groups)
+        keep = np.sort(perm[:n_val] if self.split != spec.source else perm[n_val:])
+        return select_groups(index, keep)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def rows(self, item: int) -> np.ndarray:
+        return self.order[self.offsets[item]:self.offsets[item + 1]]
+
+    def get(self, item: int, rng: np.random.RandomState) -> Example:
+        if not 0 <= item < len(self):
+            raise IndexError(f"{self.NAME}: index {item} out of range for {len(self)} examples")
+        return self.build_example(self.rows(item), item, rng)
+
+    # -- helpers for subclasses ---------------------------------------------------------------
+
+    def column(self, name: str, rows: np.ndarray) -> list[Any]:
+        """Python values of one column at the given rows."""
+        return self.data.column(name).take(pa.array(rows, type=pa.int64())).to_pylist()
+
+    def row_dicts(self, rows: np.ndarray, columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        sub = self.data.take(pa.array(rows, type=pa.int64()))
+        if columns is not None:
+            sub = sub.select([c for c in columns if c in sub.column_names])
+        return sub.to_pylist()
+
+    def availability(self) -> dict[str, Any]:
+        """Examples available locally and what was skipped, for ``inspect``."""
+        return {"rows": self.data.num_rows, "examples": len(self), "skipped": dict(self.skipped)}
+
+
+def index_from_mask(order: np.ndarray, offsets: np.ndarray, keep_rows: np.ndarray | None = None,
+                    keep_groups: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Drop rows (``keep_rows`` bool per table row) and/or groups (``keep_groups`` bool per group),
+    then drop groups left empty. Vectorised."""
+    sizes = np.diff(offsets)
+    group_of = np.repeat(np.arange(len(sizes)), sizes)
+    mask = np.ones(len(order), dtype=bool)
+    if keep_rows is not None:
+        mask &= keep_rows[order]
+    if keep_groups is not None:
+        mask &= keep_groups[group_of]
+    new_order = order[mask]
+    new_sizes = np.bincount(group_of[mask], minlength=len(sizes))
+    new_sizes = new_sizes[new_sizes > 0]
+    new_offsets = np.zeros(len(new_sizes) + 1, dtype=np.int64)
+    np.cumsum(new_sizes, out=new_offsets[1:])
+    return {"order": new_order, "offsets": new_offsets}
+
+
+def select_groups(index: dict[str, np.ndarray], groups: np.ndarray) -> dict[str, np.ndarray]:
+    """Keep the given groups (in the given order); per-group arrays (length G) follow along."""
+    offsets = index["offsets"]
+    n_groups = len(offsets) - 1
+    sizes = np.diff(offsets)[groups]
+    starts = offsets[:-1][groups]
+    new_offsets = np.zeros(len(groups) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=new_offsets[1:])
+    take = np.repeat(starts - new_offsets[:-1], sizes) + np.arange(new_offsets[-1])
+    out = {"order": index["order"][take], "offsets": new_offsets}
+    for k, v in index.items():
+        if k not in out and isinstance(v, np.ndarray) and v.ndim >= 1 and len(v) == n_groups:
+            out[k] = v[groups]
+    return out
+
+
+def _unknown(prefix: str, got: str, valid: list[str]) -> str:
+    close = difflib.get_close_matches(got, valid, n=3, cutoff=0.4)
+    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    return f"{prefix} {got!r}{hint} (valid: {', '.join(valid)})"
+
+
+def _how_to_get(name: str) -> str:
+    return f"run `molmo2-data download --datasets {name}` or `molmo2-data sample` for sample data"

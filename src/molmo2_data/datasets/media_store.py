@@ -1,0 +1,97 @@
+"""Resolve the media a table names (URLs, video ids, rendered files) to local files.
+
+Availability is decided once per index build from directory listings (one ``scandir`` per
+directory, not one ``stat`` per row), so building the index of a million-row table stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from molmo2_data import paths
+from molmo2_data.paths import VIDEO_EXTENSIONS, url_key
+
+
+def list_names(directory: str | os.PathLike) -> set[str]:
+    """File names in a directory (empty set when it does not exist); temp files excluded."""
+    try:
+        with os.scandir(directory) as it:
+            return {e.name for e in it if not e.name.endswith((".tmp", ".part")) and ".tmp" not in e.name}
+    except FileNotFoundError:
+        return set()
+
+
+def unique_with_inverse(values: pa.Array | pa.ChunkedArray) -> tuple[list, np.ndarray]:
+    """Distinct values (as Python objects) and, per row, the index of its value."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    enc = pc.dictionary_encode(values)
+    return enc.dictionary.to_pylist(), enc.indices.to_numpy(zero_copy_only=False)
+
+
+def url_images_present(urls: pa.Array | pa.ChunkedArray, root: str | os.PathLike | None = None) -> np.ndarray:
+    """Per row: is the image of this URL in the local image store? Null URLs count as absent."""
+    present = list_names(paths.image_dir(root))
+    distinct, inverse = unique_with_inverse(urls)
+    ok = np.array([u is not None and url_key(u) in present for u in distinct], dtype=bool)
+    out = ok[inverse] if len(distinct) else np.zeros(len(inverse), dtype=bool)
+    return out & ~np.asarray(pc.is_null(urls).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def url_lists_present(url_lists: pa.ChunkedArray | pa.Array, root: str | os.PathLike | None = None) -> np.ndarray:
+    """Per row of a ``list<str>`` column: are ALL its images present (and is the list non-empty)?"""
+    if isinstance(url_lists, pa.ChunkedArray):
+        url_lists = url_lists.combine_chunks()
+    flat = pc.list_flatten(url_lists)
+    parent = pc.list_parent_indices(url_lists).to_numpy(zero_copy_only=False)
+    ok_flat = url_images_present(flat, root)
+    missing = np.bincount(parent[~ok_flat], minlength=len(url_lists))
+    lengths = pc.fill_null(pc.list_value_length(url_lists), 0).to_numpy(zero_copy_only=False)
+    return (missing == 0) & (lengths > 0)
+
+
+def url_image_file(url: str, root: str | os.PathLike | None = None) -> str:
+    return str(paths.url_image_path(url, root))
+
+
+class VideoFinder:
+    """Find a video file by id under one or more source directories of ``media/videos``.
+
+    A video ``abc`` matches ``abc.mp4``, ``abc.mkv``, ... and the 2 fps re-encodes ``abc_2fps.mp4``
+    the official VideoPoint loader expects; ids may contain sub-directories ("mose/train/x").
+    """
+
+    def __init__(self, sources: Iterable[str], root: str | os.PathLike | None = None):
+        self.dirs = [paths.video_dir(s, root) for s in sources]
+        self._by_stem: dict[str, str] = {}
+        for d in self.dirs:
+            for dirpath, _dirnames, filenames in os.walk(d):
+                rel = Path(dirpath).relative_to(d)
+                for fn in filenames:
+                    stem, ext = os.path.splitext(fn)
+                    if ext.lower() not in VIDEO_EXTENSIONS:
+                        continue
+                    key = str(rel / stem) if str(rel) != "." else stem
+                    self._by_stem.setdefault(key, os.path.join(dirpath, fn))
+                    if key.endswith("_2fps"):
+                        self._by_stem.setdefault(key[: -len("_2fps")], os.path.join(dirpath, fn))
+
+    def find(self, video_id: str | None) -> str | None:
+        if not video_id:
+            return None
+        stem, ext = os.path.splitext(video_id)
+        key = stem if ext.lower() in VIDEO_EXTENSIONS else video_id
+        return self._by_stem.get(key)
+
+    def present(self, ids: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, list[str | None]]:
+        """Per row presence, and the path of each distinct id (in dictionary order)."""
+        distinct, inverse = unique_with_inverse(ids)
+        found = [self.find(v) for v in distinct]
+        ok = np.array([f is not None for f in found], dtype=bool)
+        return (ok[inverse] if len(distinct) else np.zeros(len(inverse), dtype=bool)), found

@@ -1,0 +1,1 @@
+"""Readers of the Molmo2 video datasets (allenai/Molmo2-*)."""

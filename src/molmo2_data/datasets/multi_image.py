@@ -1,0 +1,1 @@
+"""Readers of the Molmo2 multi-image datasets."""

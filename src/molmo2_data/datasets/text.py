@@ -1,0 +1,1 @@
+"""Readers of the text-only instruction data of the mixtures."""

@@ -1,0 +1,1 @@
+"""Media decoding: images with Pillow, videos with PyAV."""

@@ -1,0 +1,1 @@
+"""Sample writers of the multi-image sets and the text-only sets."""

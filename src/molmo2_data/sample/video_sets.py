@@ -1,0 +1,1 @@
+"""Sample writers of the Molmo2 video sets."""

@@ -1,0 +1,126 @@
+"""Local tables: Arrow IPC stream files, memory-mapped, in the exact published schema.
+
+The Arrow IPC *stream* format is what Hugging Face ``datasets`` writes to its cache, so a table here
+can also be opened with ``datasets.Dataset.from_file``. Reading maps the file: opening a
+million-row table costs no per-row Python objects and almost no resident memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from molmo2_data.errors import SchemaError
+
+
+def write_table(table: pa.Table, path: str | os.PathLike) -> Path:
+    """Write atomically (temp file + rename): a reader never sees half a table."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table, max_chunksize=10_000)
+    os.replace(tmp, path)
+    return path
+
+
+def read_table(path: str | os.PathLike) -> pa.Table:
+    """Open a table memory-mapped (zero-copy)."""
+    source = pa.memory_map(str(path), "r")
+    try:
+        return pa.ipc.open_stream(source).read_all()
+    except pa.ArrowInvalid as e:
+        raise SchemaError(f"{path} is not an Arrow IPC stream table: {e}") from e
+
+
+def require_columns(table: pa.Table, required: Mapping[str, Callable[[pa.DataType], bool] | None],
+                    where: str) -> None:
+    """Fail with one clear line when a column the reader needs is missing or has the wrong type."""
+    for name, check in required.items():
+        if name not in table.column_names:
+            raise SchemaError(f"{where}: missing column {name!r} (has {', '.join(table.column_names)})")
+        if check is not None and not check(table.schema.field(name).type):
+            raise SchemaError(f"{where}: column {name!r} has unexpected type {table.schema.field(name).type}")
+
+
+# Type predicates for ``require_columns``.
+def is_string(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t)
+
+
+def is_integer(t: pa.DataType) -> bool:
+    return pa.types.is_integer(t)
+
+
+def is_number(t: pa.DataType) -> bool:
+    return pa.types.is_integer(t) or pa.types.is_floating(t)
+
+
+def is_list(t: pa.DataType) -> bool:
+    return pa.types.is_list(t) or pa.types.is_large_list(t)
+
+
+def is_struct(t: pa.DataType) -> bool:
+    return pa.types.is_struct(t)
+
+
+def is_bool(t: pa.DataType) -> bool:
+    return pa.types.is_boolean(t)
+
+
+def group_rows(keys: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Group row indices by key, in order of first appearance.
+
+    Returns (order, offsets, first_row): rows of group g are ``order[offsets[g]:offsets[g+1]]``
+    (ascending), and ``first_row[g]`` is the first row of group g. Vectorised: no Python per row.
+    """
+    if isinstance(keys, pa.ChunkedArray):
+        keys = keys.combine_chunks()
+    codes = pc.dictionary_encode(keys).indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    # Dictionary codes are assigned in order of first appearance, so sorting by code keeps that order.
+    order = np.argsort(codes, kind="stable")
+    counts = np.bincount(codes)
+    offsets = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    first_row = order[offsets[:-1]]
+    return order, offsets, first_row
+
+
+def file_fingerprint(path: str | os.PathLike) -> str:
+    st = os.stat(path)
+    return f"{st.st_size}:{st.st_mtime_ns}"
+
+
+class IndexCache:
+    """A small ``.npz`` cache of numpy arrays derived from a table, keyed by a fingerprint of
+    everything they depend on (table files, reader version, options, media listing)."""
+
+    def __init__(self, path: Path, key: Mapping[str, Any]):
+        self.path = path
+        self.digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
+
+    def load(self) -> dict[str, np.ndarray] | None:
+        try:
+            with np.load(self.path, allow_pickle=False) as f:
+                if str(f["__key__"]) != self.digest:
+                    return None
+                return {k: f[k] for k in f.files if k != "__key__"}
+        except (OSError, KeyError, ValueError):
+            return None
+
+    def save(self, arrays: Mapping[str, np.ndarray]) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(self.path.name + f".tmp{os.getpid()}.npz")
+            np.savez(tmp, __key__=np.array(self.digest), **arrays)
+            os.replace(tmp, self.path)
+        except OSError:
+            pass  # a read-only data root still works, just without the cache
