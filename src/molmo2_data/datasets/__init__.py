@@ -11,8 +11,9 @@ from molmo2_data.datasets.registry import (
 
 # Importing the reader modules registers them.
 from molmo2_data.datasets import pixmo, multi_image, molmo2_video, text  # noqa: E402,F401  isort: skip
+from molmo2_data.datasets.custom import CustomDataset, CustomDatasetConfig, register_custom_dataset  # noqa: E402
 
 __all__ = [
-    "Dataset", "DatasetBase", "HeldOut", "HfDataset", "TableDataset", "canonical_name", "dataset_class",
-    "get_dataset", "list_datasets", "register_dataset", "rng_for_index",
+    "CustomDataset", "CustomDatasetConfig", "Dataset", "DatasetBase", "HeldOut", "HfDataset", "TableDataset", "canonical_name", "dataset_class",
+    "get_dataset", "list_datasets", "register_custom_dataset", "register_dataset", "rng_for_index",
 ]

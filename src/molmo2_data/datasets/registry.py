@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -52,7 +53,17 @@ def canonical_name(name: str) -> str:
 def get_dataset(name: str, split: str = "train", **kwargs: Any) -> Dataset:
     """Instantiate a registered dataset: ``get_dataset("pixmo-points", split="train")``."""
     factory = _REGISTRY[canonical_name(name)]
+    if "root" in kwargs and not _accepts(factory, "root"):
+        kwargs.pop("root")  # a hand-written dataset that knows its own paths
     return factory(split=split, **kwargs)
+
+
+def _accepts(factory: Callable[..., Any], arg: str) -> bool:
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return True
+    return arg in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
 def dataset_class(name: str) -> Callable[..., Dataset]:
@@ -64,5 +75,18 @@ def list_datasets() -> list[str]:
     return sorted(_REGISTRY)
 
 
+_CUSTOM_LOADED: set[str] = set()
+
+
 def _ensure_builtin() -> None:
-    import molmo2_data.datasets  # noqa: F401  (importing registers the built-in readers)
+    """Register the built-in readers (by importing them) and the custom configs under
+    ``$MOLMO_DATA_DIR/custom`` (once per data root)."""
+    import molmo2_data.datasets  # noqa: F401
+    from molmo2_data.paths import data_root
+
+    custom = data_root() / "custom"
+    if str(custom) not in _CUSTOM_LOADED:
+        _CUSTOM_LOADED.add(str(custom))
+        from molmo2_data.datasets.custom import register_configs_in
+
+        register_configs_in(custom)
