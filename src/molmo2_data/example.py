@@ -14,7 +14,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 import numpy as np
 
@@ -256,7 +256,7 @@ class MultipleChoice:
         return self.options[self.answer_index]
 
 
-Annotation = Union[Messages, Caption, Pointing, Count, VideoPointing, Track, ClockTime, MultipleChoice]
+Annotation = Messages | Caption | Pointing | Count | VideoPointing | Track | ClockTime | MultipleChoice
 ANNOTATION_TYPES: tuple[type, ...] = (
     Messages, Caption, Pointing, Count, VideoPointing, Track, ClockTime, MultipleChoice,
 )

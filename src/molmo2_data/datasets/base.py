@@ -28,9 +28,10 @@ from molmo2_data.example import Example, as_example
 from molmo2_data.tables import IndexCache, file_fingerprint, read_table, require_columns
 
 
-def rng_for_index(item: int) -> np.random.RandomState:
-    """The rng ``dataset[item]`` uses: a function of the index only, identical in every process."""
-    return np.random.RandomState(int(item) % (2**32))
+def rng_for_index(item: int, epoch: int = 0) -> np.random.RandomState:
+    """The rng ``dataset[item]`` uses: a function of (index, epoch) only, identical in every process.
+    Built as the official loader builds it: ``RandomState(MT19937(SeedSequence(item, spawn_key=(epoch,))))``."""
+    return np.random.RandomState(np.random.MT19937(np.random.SeedSequence(int(item), spawn_key=(int(epoch),))))
 
 
 class Dataset:

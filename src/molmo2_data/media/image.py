@@ -10,14 +10,13 @@ from __future__ import annotations
 import io
 import os
 import warnings
-from typing import Union
 
 import numpy as np
 from PIL import Image, ImageOps
 
 from molmo2_data.errors import MediaDecodeError, MediaMissingError
 
-ImageSource = Union[str, os.PathLike, bytes, bytearray, memoryview]
+ImageSource = str | os.PathLike | bytes | bytearray | memoryview
 
 # Decompression-bomb guard: refuse images above this many pixels (Pillow's own limit is ~179 MP
 # with only a warning below 2x that).
