@@ -1,0 +1,242 @@
+"""Stage mixtures: which datasets, at which rates, with which options.
+
+A mixture is a list of groups with fixed rates; inside a group each member's share is proportional to
+its *size term* (MIXTURES.md §4): √len by default, √N for a virtual size N ≥ 1, √(len·N) for 0 < N < 1,
+1 for N = 0, times an optional multiplier (flat rates: N = 1, multiplier = rate). Group shares are then
+normalised over all members (the official SFT group rates sum to 1.10, so this matters), and members are
+ordered alphabetically by name as the official probability vector is.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from molmo2_data.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Member:
+    """One dataset of a mixture. ``key`` names it uniquely inside the mixture (a dataset may appear
+    several times with different options, e.g. VideoPoint by count range)."""
+
+    dataset: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+    size: float | None = None  # virtual size (see module docstring); None = real length
+    multiplier: float = 1.0
+    loss_weight: float | None = None  # flat per-token loss weight override (0.2 pointing, 0.1 captions)
+    key: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.key or self.dataset
+
+    def size_term(self, length: int) -> float:
+        if self.size is None:
+            base = math.sqrt(length)
+        elif self.size == 0:
+            base = 1.0
+        elif self.size >= 1:
+            base = math.sqrt(self.size)
+        else:
+            base = math.sqrt(length * self.size)
+        return base * self.multiplier
+
+
+@dataclass(frozen=True)
+class Group:
+    name: str
+    rate: float
+    members: tuple[Member, ...]
+
+
+@dataclass(frozen=True)
+class Mixture:
+    name: str
+    groups: tuple[Group, ...]
+    note: str = ""
+
+    def members(self) -> list[Member]:
+        return [m for g in self.groups for m in g.members]
+
+    def rates(self, lengths: Mapping[str, int]) -> dict[str, float]:
+        """Normalised rate per member key, for the members present in ``lengths`` (others are absent
+        and the rest is renormalised). Alphabetical order, as the official vector."""
+        raw: dict[str, float] = {}
+        for g in self.groups:
+            present = [m for m in g.members if lengths.get(m.name, 0) > 0]
+            terms = {m.name: m.size_term(lengths[m.name]) for m in present}
+            total = sum(terms.values())
+            for k, t in terms.items():
+                raw[k] = g.rate * t / total  # a later duplicate replaces an earlier one, as officially
+        s = sum(raw.values())
+        if s <= 0:
+            raise ConfigError(f"mixture {self.name!r}: no member has examples")
+        return {k: raw[k] / s for k in sorted(raw)}
+
+
+def _m(dataset: str, key: str = "", **kw: Any) -> Member:
+    opts = kw.pop("options", {})
+    return Member(dataset=dataset, options=opts, key=key, **kw)
+
+
+def molmo2_pretrain() -> Mixture:
+    """Official pre-training (MIXTURES.md §2): captions 0.6 / pointing 0.3 / text 0.1."""
+    return Mixture("molmo2-pretrain", (
+        Group("captions", 0.6, (_m("pixmo-cap", "pixmo_cap_with_transcripts", options={"mode": "transcripts"}),)),
+        Group("pointing", 0.3, (
+            _m("pixmo-points", "pixmo_points_train", options={"subset": "pointing", "counting": "both"}),
+            _m("pixmo-count", "pixmo_count_train", options={"counting": "both"}),
+            _m("pixmo-points", "pixmo_points_high_freq_train", options={"subset": "counting", "counting": "both"}),
+            _m("cosyn-point", "cosyn_point"),
+        )),
+        Group("text", 0.1, (_m("molmo2-tulu4", "tulu4_max_2304", options={"max_first_message_tokens": 2304}),)),
+    ))
+
+
+_TRACKING_NOTE = ("molmo2_video_track* are molmo2-track-instruction configs; the catalog has their source "
+                  "Molmo2-VideoTrack, used in their place")
+
+
+def molmo2_sft() -> Mixture:
+    """Official SFT mixture ``molmo2`` (MIXTURES.md §3), restricted to catalog datasets. Academic image
+    and video sets are not in the catalog and are reported absent."""
+    return Mixture("molmo2-sft", (
+        Group("demo", 0.15, (
+            _m("pixmo-ask-model-anything", "pixmo_ask_model_anything"),
+            _m("pixmo-cap", "pixmo_cap", size=100000),
+            _m("pixmo-cap-qa", "pixmo_cap_qa_as_user_qa"),
+            _m("molmo2-multiimageqa", "pixmo_multi_image_qa_multi_only_max5"),
+            _m("molmo2-askmodelanything", "molmo2_human_qa"),
+            _m("molmo2-cap", "vixmo3_top_level_captions_min_3", multiplier=1.5, loss_weight=0.1),
+        )),
+        Group("video_academic", 0.20, (
+            _m("molmo2-videocapqa", "vixmo_syn_video_capqa_v2"),
+            _m("molmo2-videosubtitleqa", "vixmo_syn_video_capqa_with_sub_v2"),
+        )),
+        Group("image_academic", 0.25, (_m("molmo2-synmultiimageqa", "cosyn_multidoc_exp",
+                                          options={"config": ["chart", "chemical", "diagram", "doc", "music", "table"]}),)),
+        Group("tracking", 0.15, (_m("molmo2-videotrack", "molmo2_video_track", loss_weight=0.2),)),
+        Group("video_pointing", 0.15, (
+            _m("molmo2-videopoint", "vixmo_points_minmax_0_5", size=1, multiplier=0.4, loss_weight=0.2,
+               options={"min_count": 0, "max_count": 5}),
+            _m("molmo2-videopoint", "vixmo_points_minmax_6_25", size=1, multiplier=0.3, loss_weight=0.2,
+               options={"min_count": 6, "max_count": 25}),
+            _m("molmo2-videopoint", "vixmo_points_minmax_26_60", size=1, multiplier=0.1, loss_weight=0.2,
+               options={"min_count": 26, "max_count": 60}),
+        )),
+        Group("image_pointing", 0.10, (
+            _m("molmo2-multiimagepoint", "pixmo_multi_points", size=200000, loss_weight=0.2),
+            _m("pixmo-points", "pixmo_points_train", loss_weight=0.2, options={"subset": "pointing", "counting": "both"}),
+            _m("pixmo-count", "pixmo_count_train", loss_weight=0.2, options={"counting": "both"}),
+            _m("pixmo-points", "pixmo_points_high_freq_train", loss_weight=0.2,
+               options={"subset": "counting", "counting": "both"}),
+            _m("cosyn-point", "cosyn_point", loss_weight=0.2),
+        )),
+        Group("nlp", 0.0995, (_m("molmo2-tulu4", "tulu4", options={"max_first_message_tokens": 4096}),)),
+        Group("hardcodes", 0.0005, (_m("molmo2-hardcodes", "molmo2_hardcodes"),)),
+    ), note=_TRACKING_NOTE)
+
+
+# Official members that the catalog does not have (reported by ``absent_official_members``).
+OFFICIAL_ABSENT = {
+    "molmo2-sft": ["IMAGE_ACADEMIC_DATASETS (coco_2014_vqa_multi, text_vqa, chart_qa_weighted, doc_qa, ...)",
+                   "VIDEO_ACADEMIC_DATASETS (tgif, tvqa_with_sub, perception_test, nextqa_mc, ...)",
+                   "academic tracking sets (mevis, ref_yt_vos, lv_vis, vicas, revos, burst, ...)",
+                   "academic_points_clip_63s_2fps (molmo2-academic-video-points)",
+                   "cosyn_{chart,chemical,diagram,math,music,table}_exp, cosyn_document (CoSyn-400K)"],
+    "molmo2-pretrain": [],
+}
+OFFICIAL_ABSENT["molmo2-long-context"] = OFFICIAL_ABSENT["molmo2-sft"]
+
+
+def seed_pretraining() -> Mixture:
+    """The seed document's pre-training mixture: fixed percentages."""
+    flat = [("pixmo-cap", 0.60), ("pixmo-points", 0.25), ("pixmo-count", 0.05), ("pixmo-docs", 0.05),
+            ("pixmo-cap-qa", 0.05)]
+    return Mixture("pretraining", tuple(Group(n, r, (_m(n, size=1),)) for n, r in flat))
+
+
+SEED_SFT_DATASETS = ("molmo2-cap", "molmo2-videocapqa", "molmo2-videosubtitleqa", "molmo2-askmodelanything",
+                     "molmo2-videopoint", "molmo2-videotrack", "molmo2-multiimageqa", "molmo2-synmultiimageqa",
+                     "molmo2-multiimagepoint")
+
+
+def seed_sft(name: str = "sft") -> Mixture:
+    """The seed's SFT list (no rates given there): one group, √size inside it."""
+    return Mixture(name, (Group("sft", 1.0, tuple(_m(n) for n in SEED_SFT_DATASETS)),))
+
+
+def custom_mixture(spec: Mapping[str, Any] | str | os.PathLike, name: str = "custom") -> Mixture:
+    """A mixture from a dict or a YAML/JSON file: either ``{dataset: rate, ...}`` (rates used as given) or
+    ``{"groups": {group: {"rate": r, "members": {dataset: size_or_null}}}}`` (√size inside a group,
+    sizes as virtual-size caps)."""
+    if not isinstance(spec, Mapping):
+        p = Path(spec)
+        text = p.read_text()
+        if p.suffix in (".yaml", ".yml"):
+            import yaml
+
+            spec = yaml.safe_load(text)
+        else:
+            spec = json.loads(text)
+        name = p.stem
+    if not isinstance(spec, Mapping) or not spec:
+        raise ConfigError("a mixture must be a non-empty mapping")
+    if "groups" in spec:
+        groups = []
+        for gname, g in spec["groups"].items():
+            if "rate" not in g or "members" not in g:
+                raise ConfigError(f"mixture group {gname!r} needs 'rate' and 'members'")
+            members = g["members"]
+            if isinstance(members, Sequence) and not isinstance(members, str):
+                members = {m: None for m in members}
+            groups.append(Group(gname, float(g["rate"]), tuple(_m(ds, size=sz) for ds, sz in members.items())))
+        return Mixture(name, tuple(groups))
+    for ds, r in spec.items():
+        if not isinstance(r, int | float) or r < 0:
+            raise ConfigError(f"mixture rate of {ds!r} must be a number >= 0, got {r!r}")
+    return Mixture(name, tuple(Group(ds, float(r), (_m(ds, size=1),)) for ds, r in spec.items()))
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    """Everything a stage fixes besides the mixture."""
+
+    name: str
+    mixture: Callable[[], Mixture]
+    sequence_length: int
+    max_frames: int = 128
+    max_fps: float = 2.0
+    global_batch_size: int = 128
+    packing: bool = True
+    loss_weighting: str = "none"  # none | root_subsegments_root_tokens
+    pointing_format: str = "html-v2"
+    system_prompt: str = "demo_or_style_v2"
+    prompt_templates: str = "uber_model_v2"
+    max_crops: int = 8
+    data_seed: int = 50189
+
+
+STAGES: dict[str, StageConfig] = {
+    # The seed document's stages (its lists, its percentages, its lengths and frame counts).
+    "pretraining": StageConfig("pretraining", seed_pretraining, 4096, max_frames=16, global_batch_size=256,
+                               pointing_format="html-v1", system_prompt="style_and_length_v2",
+                               prompt_templates="none", data_seed=95818),
+    "sft": StageConfig("sft", seed_sft, 16384, max_frames=128, loss_weighting="root_subsegments_root_tokens"),
+    "long-context": StageConfig("long-context", lambda: seed_sft("long-context"), 36864, max_frames=384,
+                                loss_weighting="root_subsegments_root_tokens"),
+    # The official recipes over the catalog's datasets.
+    "molmo2-pretrain": StageConfig("molmo2-pretrain", molmo2_pretrain, 2536, max_frames=16,
+                                   pointing_format="html-v1", system_prompt="style_and_length_v2",
+                                   prompt_templates="none", data_seed=95818),
+    "molmo2-sft": StageConfig("molmo2-sft", molmo2_sft, 16384, max_frames=128,
+                              loss_weighting="root_subsegments_root_tokens"),
+    "molmo2-long-context": StageConfig("molmo2-long-context", molmo2_sft, 36864, max_frames=384,
+                                       loss_weighting="root_subsegments_root_tokens"),
+}

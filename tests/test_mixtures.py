@@ -1,0 +1,58 @@
+"""Mixture rates reproduce the worked numbers of MIXTURES.md §4."""
+
+from __future__ import annotations
+
+import pytest
+
+from molmo2_data.errors import ConfigError
+from molmo2_data.loading.mixtures import STAGES, Group, Member, Mixture, custom_mixture, molmo2_sft
+
+
+def test_sqrt_size_inside_a_group() -> None:
+    mix = Mixture("t", (Group("g", 0.3, (Member("a"), Member("b"), Member("c"))), Group("h", 0.7, (Member("d"),))))
+    r = mix.rates({"a": 400_000, "b": 100_000, "c": 100_000, "d": 5})
+    assert [round(r[k], 3) for k in "abc"] == [0.150, 0.075, 0.075]
+    assert list(r) == sorted(r)  # alphabetical, as the official probability vector
+
+
+def test_official_sft_video_pointing_rates() -> None:
+    # with every group present the group rates sum to 1.10 and are renormalised
+    groups = [Group(n, r, (Member(n),)) for n, r in
+              [("demo", 0.15), ("va", 0.20), ("ia", 0.25), ("tr", 0.15), ("ip", 0.10), ("nlp", 0.0995), ("hc", 0.0005)]]
+    vp = Group("video_pointing", 0.15, tuple(Member("videopoint", key=k, size=1, multiplier=m) for k, m in
+                                             [("p05", 0.4), ("p625", 0.3), ("p2660", 0.1), ("acad", 0.2)]))
+    mix = Mixture("sft", (*groups, vp))
+    lengths = {g.name: 1000 for g in groups} | {"p05": 10, "p625": 10, "p2660": 10, "acad": 10}
+    r = mix.rates(lengths)
+    assert [round(r[k], 3) for k in ("p05", "p625", "p2660", "acad")] == [0.055, 0.041, 0.014, 0.027]
+    assert round(r["demo"], 3) == 0.136 and abs(sum(r.values()) - 1) < 1e-12
+
+
+def test_virtual_sizes() -> None:
+    assert Member("x", size=100_000).size_term(5) == pytest.approx(316.227766)
+    assert Member("x", size=0.25).size_term(400) == pytest.approx(10.0)
+    assert Member("x", size=0).size_term(400) == 1.0
+    assert Member("x", multiplier=1.5).size_term(100) == 15.0
+
+
+def test_absent_members_are_renormalised_away() -> None:
+    r = molmo2_sft().rates({"pixmo_cap": 10, "tulu4": 10})
+    assert set(r) == {"pixmo_cap", "tulu4"}
+    assert r["pixmo_cap"] == pytest.approx(0.15 / (0.15 + 0.0995))
+
+
+def test_custom_mixtures(tmp_path) -> None:
+    assert custom_mixture({"a": 3, "b": 1}).rates({"a": 5, "b": 500}) == {"a": 0.75, "b": 0.25}
+    (tmp_path / "m.yaml").write_text("groups:\n  g1: {rate: 1, members: {a: null, b: 100}}\n")
+    r = custom_mixture(tmp_path / "m.yaml").rates({"a": 400, "b": 10**6})
+    assert r["a"] == pytest.approx(20 / 30)
+    with pytest.raises(ConfigError, match="rate of 'a'"):
+        custom_mixture({"a": -1})
+
+
+def test_stage_lengths_follow_the_seed_and_official_recipes() -> None:
+    assert STAGES["pretraining"].sequence_length == 4096 and STAGES["sft"].sequence_length == 16384
+    assert STAGES["long-context"].sequence_length == 36864 and STAGES["long-context"].max_frames == 384
+    assert STAGES["molmo2-pretrain"].sequence_length == 2536
+    assert STAGES["pretraining"].mixture().rates({n: 10 for n in ["pixmo-cap", "pixmo-points", "pixmo-count",
+                                                                   "pixmo-docs", "pixmo-cap-qa"]})["pixmo-cap"] == 0.6
