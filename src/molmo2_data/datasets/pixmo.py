@@ -7,17 +7,28 @@ image (a message tree), as the official download step does. Images come from the
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from molmo2_data.datasets.base import HeldOut, TableDataset, index_from_mask
-from molmo2_data.datasets.media_store import url_image_file, url_images_present
+from molmo2_data.datasets.base import HeldOut, TableDataset, index_from_mask, select_groups
+from molmo2_data.datasets.media_store import unique_with_inverse, url_image_file, url_images_present
 from molmo2_data.datasets.registry import register_dataset
-from molmo2_data.example import Caption, Example, ImageRef, Metadata
-from molmo2_data.tables import group_rows, is_list, is_string
+from molmo2_data.example import (
+    Caption,
+    ClockTime,
+    Count,
+    Example,
+    ImageRef,
+    Message,
+    Messages,
+    Metadata,
+    Pointing,
+)
+from molmo2_data.tables import group_rows, is_bool, is_integer, is_list, is_string, is_struct
 
 
 class UrlImageDataset(TableDataset):
@@ -90,3 +101,548 @@ class PixMoCap(UrlImageDataset):
             if self.mode == "transcripts" and transcripts:
                 anns.append(Caption(transcripts[rng.randint(len(transcripts))], style="transcript"))
         return Example(annotations=anns, metadata=self.metadata(rows), images=(self.image(rows),))
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared helpers
+# ---------------------------------------------------------------------------------------------
+
+POINT_STYLES = ("pointing", "point_count")
+MAX_POINTS = 60  # pixmo-points: labels with more points are dropped, examples are split to stay below
+
+
+def _list_lengths(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """Per row list length (null = 0), vectorised."""
+    return pc.fill_null(pc.list_value_length(column), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _drop(skipped: Any, keep: np.ndarray, reason: str) -> np.ndarray:
+    """Count the rows a filter removes under ``reason``; return ``keep`` unchanged."""
+    n = int((~keep).sum())
+    if n:
+        skipped[reason] += n
+    return keep
+
+
+def _xy_points(points: Any) -> np.ndarray:
+    """(N, 2) float array from either published point layout: ``list<{x, y}>`` (list of dicts) or
+    ``{x: [..], y: [..]}`` (dict of lists)."""
+    if points is None:
+        return np.zeros((0, 2))
+    if isinstance(points, dict):
+        xs, ys = points.get("x") or [], points.get("y") or []
+        if len(xs) != len(ys):
+            raise ValueError(f"points have {len(xs)} x but {len(ys)} y values")
+        return np.stack([np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)], -1).reshape(-1, 2)
+    return np.array([[p["x"], p["y"]] for p in points], dtype=np.float64).reshape(-1, 2)
+
+
+def _identity_index(n: int, keep: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """One group per row (tables that already hold one example per row)."""
+    order = np.arange(n, dtype=np.int64)
+    offsets = np.arange(n + 1, dtype=np.int64)
+    return index_from_mask(order, offsets, keep_rows=keep)
+
+
+def _counting_styles(counting: bool | str) -> tuple[str, ...]:
+    """Styles an item is served in: ``False`` pointing, ``True`` point_count, ``"both"`` each item twice
+    (as the Molmo2 mixtures' ``counting="both"``: even index point_count, odd pointing)."""
+    if counting == "both":
+        return ("point_count", "pointing")
+    if isinstance(counting, bool):
+        return ("point_count",) if counting else ("pointing",)
+    raise ValueError(f"counting must be True, False or 'both', got {counting!r}")
+
+
+def _pointing(label: str, points: np.ndarray, scale: tuple[float, float], style: str, count: int | None = None,
+              question: str | None = None) -> Pointing:
+    mode = "point_count" if style == "point_count" else "point"
+    return Pointing(label=label, points=points, scale=scale, count=len(points) if count is None else count,
+                    question=question, mode=mode, style=style)
+
+
+class _CountingMixin:
+    """``len`` and ``get`` of datasets whose items may be served twice (pointing and point_count)."""
+
+    styles: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return super().__len__() * len(self.styles)  # type: ignore[misc]
+
+    def get(self, item: int, rng: np.random.RandomState) -> Example:
+        if not 0 <= item < len(self):
+            raise IndexError(f"{self.NAME}: index {item} out of range for {len(self)} examples")  # type: ignore[attr-defined]
+        group, k = divmod(item, len(self.styles))
+        return self.build_styled(self.rows(group), group, rng, self.styles[k])  # type: ignore[attr-defined]
+
+
+def _embedded_bytes(table: pa.Table, column: str) -> pa.Array:
+    """The ``bytes`` field of an HF Image column (struct<bytes: binary, path: string>)."""
+    col = table.column(column)
+    col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    return pc.struct_field(col, "bytes")
+
+
+def _has_bytes(table: pa.Table, column: str) -> np.ndarray:
+    data = _embedded_bytes(table, column)
+    ok = pc.fill_null(pc.greater(pc.binary_length(data), 0), False)
+    return ok.to_numpy(zero_copy_only=False)
+
+
+def is_image_struct(t: pa.DataType) -> bool:
+    """HF ``Image`` feature: struct with a binary ``bytes`` field."""
+    if not pa.types.is_struct(t) or t.get_field_index("bytes") < 0:
+        return False
+    b = t.field("bytes").type
+    return pa.types.is_binary(b) or pa.types.is_large_binary(b)
+
+
+# ---------------------------------------------------------------------------------------------
+# QA sets
+# ---------------------------------------------------------------------------------------------
+
+_TURN_MARKER = re.compile(r"\s*\[(USER|ASSISTANT)\]\s*")
+
+
+def split_turns(question: str, answer: str) -> list[Message]:
+    """pixmo-cap-qa multi-turn encoding: ``[USER] q1 [ASSISTANT] a1 [USER] q2`` + ``answer`` (the final
+    reply) -> alternating user/assistant messages. A question without markers is a single turn."""
+    if "[USER]" not in question and "[ASSISTANT]" not in question:
+        return [Message("user", question.strip()), Message("assistant", answer.strip())]
+    parts = _TURN_MARKER.split(question)
+    if parts[0].strip():
+        raise ValueError("multi-turn question must start with [USER]")
+    roles, texts = parts[1::2], parts[2::2]
+    expected = ["USER" if i % 2 == 0 else "ASSISTANT" for i in range(len(roles))]
+    if roles != expected or roles[-1] != "USER":
+        raise ValueError(f"turn markers do not alternate USER/ASSISTANT ending with USER: {roles}")
+    msgs = [Message("user" if r == "USER" else "assistant", t.strip()) for r, t in zip(roles, texts, strict=True)]
+    return msgs + [Message("assistant", answer.strip())]
+
+
+@register_dataset("pixmo-cap-qa", aliases=("pixmo-capqa",))
+class PixMoCapQa(UrlImageDataset):
+    """Synthetic QA about images (allenai/pixmo-cap-qa), one tree per image, one conversation per row.
+
+    ``source="question"`` (Molmo2): the ``question`` column carries ``[USER]``/``[ASSISTANT]`` markers
+    and ``answer`` is the final reply; ``source="messages"`` (Molmo v1): the ``messages`` column lists the
+    turns. Rows whose turns are malformed are skipped and counted."""
+
+    NAME = "pixmo-cap-qa"
+    HF_PATH = "allenai/pixmo-cap-qa"
+    SPLITS = {"train": HeldOut(), "validation": HeldOut()}
+    COLUMNS = {"image_url": is_string, "question": is_string, "answer": is_string}
+
+    def __init__(self, split: str = "train", source: str = "question", style: str = "user_qa", **kw: Any):
+        if source not in ("question", "messages"):
+            raise ValueError(f"pixmo-cap-qa: source must be 'question' or 'messages', got {source!r}")
+        self.source = source
+        self.style = style
+        if source == "messages":
+            self.COLUMNS = {"image_url": is_string, "messages": is_list}
+        super().__init__(split, source=source, **kw)
+
+    def row_filter(self, table: pa.Table) -> np.ndarray:
+        if self.source == "messages":
+            n = _list_lengths(table.column("messages"))
+            return _drop(self.skipped, (n >= 2) & (n % 2 == 0), "messages not in user/assistant pairs")
+        keep = _drop(self.skipped, nonempty_strings(table, "question") & nonempty_strings(table, "answer"),
+                     "empty question or answer")
+        q = pc.fill_null(table.column("question"), "")
+        n_user = pc.count_substring(q, "[USER]").to_numpy(zero_copy_only=False)
+        n_asst = pc.count_substring(q, "[ASSISTANT]").to_numpy(zero_copy_only=False)
+        starts = pc.starts_with(pc.utf8_ltrim_whitespace(q), "[USER]").to_numpy(zero_copy_only=False)
+        plain = (n_user == 0) & (n_asst == 0)
+        well_formed = plain | (starts & (n_user == n_asst + 1))
+        return keep & _drop(self.skipped, well_formed | ~keep, "malformed multi-turn question")
+
+    def build_example(self, rows: np.ndarray, group: int, rng: np.random.RandomState) -> Example:
+        anns: list[Any] = []
+        if self.source == "messages":
+            for turns in self.column("messages", rows):
+                msgs = [Message("user" if i % 2 == 0 else "assistant", t) for i, t in enumerate(turns)]
+                anns.append(Messages(msgs, style=self.style))
+        else:
+            for row in self.row_dicts(rows, ["question", "answer"]):
+                anns.append(Messages(split_turns(row["question"], row["answer"]), style=self.style))
+        return Example(annotations=anns, metadata=self.metadata(rows), images=(self.image(rows),))
+
+
+@register_dataset("pixmo-ask-model-anything")
+class PixMoAskModelAnything(UrlImageDataset):
+    """Human-written QA (allenai/pixmo-ask-model-anything): the QA rows of one image form one tree."""
+
+    NAME = "pixmo-ask-model-anything"
+    HF_PATH = "allenai/pixmo-ask-model-anything"
+    SPLITS = {"train": HeldOut(), "validation": HeldOut()}
+    COLUMNS = {"image_url": is_string, "image_sha256": is_string, "question": is_string, "answer": is_string}
+
+    def row_filter(self, table: pa.Table) -> np.ndarray:
+        return _drop(self.skipped, nonempty_strings(table, "question") & nonempty_strings(table, "answer"),
+                     "empty question or answer")
+
+    def build_example(self, rows: np.ndarray, group: int, rng: np.random.RandomState) -> Example:
+        rows_ = self.row_dicts(rows, ["question", "answer", "image_sha256"])
+        anns: list[Any] = [Messages([Message("user", r["question"]), Message("assistant", r["answer"])],
+                                    style="user_qa") for r in rows_]
+        meta = self.metadata(rows, image_sha256=rows_[0]["image_sha256"])
+        return Example(annotations=anns, metadata=meta, images=(self.image(rows),))
+
+
+# ---------------------------------------------------------------------------------------------
+# Pointing and counting
+# ---------------------------------------------------------------------------------------------
+
+
+def _points_eval_urls(root: Any) -> tuple[set[str], str | None]:
+    """Image URLs of the local pixmo-points-eval table (removed from pixmo-points training data, as the
+    official downloader does), and the table's fingerprint for the index cache key."""
+    from molmo2_data import paths
+    from molmo2_data.tables import file_fingerprint, read_table
+
+    path = paths.table_path("pixmo-points-eval", "default", "test", root)
+    if not path.exists():
+        return set(), None
+    table = read_table(path)
+    if "image_url" not in table.column_names:
+        return set(), None
+    urls = pc.unique(table.column("image_url").combine_chunks()).to_pylist()
+    return {u for u in urls if u is not None}, file_fingerprint(path)
+
+
+@register_dataset("pixmo-points")
+class PixMoPoints(_CountingMixin, UrlImageDataset):
+    """Pointing at objects (allenai/pixmo-points), percent coordinates (scale 100, clipped to [0, 100]).
+
+    ``subset``: ``"pointing"`` (the "basic" set), ``"counting"`` (the "high-frequency" set) or None for
+    both (grouped separately, as the official download step builds them). Labels with more than 60
+    points are dropped and an image's labels are split into several examples so none holds more than
+    60 points. Rows with no points are negatives (count 0). Images of pixmo-points-eval are removed.
+    ``counting``: False (style pointing), True (point_count) or "both" (each example twice)."""
+
+    NAME = "pixmo-points"
+    HF_PATH = "allenai/pixmo-points"
+    SPLITS = {"train": HeldOut(), "validation": HeldOut()}
+    COLUMNS = {"image_url": is_string, "image_sha256": is_string, "points": is_list, "count": is_integer,
+               "label": is_string, "collection_method": is_string}
+    VERSION = 2
+
+    def __init__(self, split: str = "train", subset: str | None = None, counting: bool | str = False,
+                 collection_method: str | None = None, **kw: Any):
+        subset = subset or collection_method
+        if subset in ("all", "both"):
+            subset = None
+        if subset not in (None, "pointing", "counting"):
+            raise ValueError(f"pixmo-points: subset must be 'pointing', 'counting' or None, got {subset!r}")
+        self.subset = subset
+        self.styles = _counting_styles(counting)
+        super().__init__(split, subset=subset, **kw)
+
+    def media_fingerprint(self) -> Any:
+        return [super().media_fingerprint(), _points_eval_urls(self.root)[1]]
+
+    def row_filter(self, table: pa.Table) -> np.ndarray:
+        keep = np.ones(table.num_rows, dtype=bool)
+        if self.subset is not None:
+            method = pc.fill_null(pc.equal(table.column("collection_method"), self.subset), False)
+            keep &= method.to_numpy(zero_copy_only=False)  # another subset: not counted as a skip
+        keep &= _drop(self.skipped, nonempty_strings(table, "label") | ~keep, "empty label")
+        n_points = _list_lengths(table.column("points"))
+        keep &= _drop(self.skipped, (n_points <= MAX_POINTS) | ~keep, f"label with more than {MAX_POINTS} points")
+        eval_urls, _ = _points_eval_urls(self.root)
+        if eval_urls:
+            in_eval = pc.is_in(table.column("image_url"), pa.array(sorted(eval_urls))).to_numpy(zero_copy_only=False)
+            keep &= _drop(self.skipped, ~in_eval | ~keep, "image in pixmo-points-eval")
+        return keep
+
+    def build_index(self, table: pa.Table) -> dict[str, np.ndarray]:
+        key = pc.binary_join_element_wise(pc.fill_null(table.column("collection_method"), ""),
+                                          pc.fill_null(table.column(self.URL_COLUMN), ""), "\n")
+        order, offsets, _ = group_rows(key)
+        keep = self.row_filter(table)
+        present = url_images_present(table.column(self.URL_COLUMN), self.root)[order[offsets[:-1]]]
+        if len(order):
+            has_rows = np.add.reduceat(keep[order].astype(np.int64), offsets[:-1]) > 0
+            _drop(self.skipped, present | ~has_rows, "image missing locally")
+        index = index_from_mask(order, offsets, keep_rows=keep, keep_groups=present)
+        return self._split_large(index, _list_lengths(table.column("points")), table)
+
+    def _split_large(self, index: dict[str, np.ndarray], n_points: np.ndarray, table: pa.Table) -> dict[str, np.ndarray]:
+        """Split groups with more than MAX_POINTS points into consecutive runs of labels that fit;
+        record each piece's image (for the hold-out) and subset."""
+        order, offsets = index["order"], index["offsets"]
+        per_pos = n_points[order]
+        breaks = np.zeros(len(order), dtype=bool)
+        breaks[offsets[:-1]] = True
+        image_of_pos = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
+        totals = np.add.reduceat(per_pos, offsets[:-1]) if len(order) else np.zeros(0, dtype=np.int64)
+        for g in np.nonzero(totals > MAX_POINTS)[0]:
+            acc = 0
+            for pos in range(offsets[g], offsets[g + 1]):
+                if acc + per_pos[pos] > MAX_POINTS and pos != offsets[g]:
+                    breaks[pos] = True
+                    acc = 0
+                acc += per_pos[pos]
+        starts = np.nonzero(breaks)[0]
+        new_offsets = np.append(starts, len(order)).astype(np.int64)
+        method = pc.fill_null(table.column("collection_method"), "").to_numpy(zero_copy_only=False)
+        return {"order": order, "offsets": new_offsets, "image_of_group": image_of_pos[starts],
+                "is_counting": (method[order[starts]] == "counting") if len(starts) else np.zeros(0, bool)}
+
+    def _hold_out(self, index: dict[str, np.ndarray], spec: HeldOut) -> dict[str, np.ndarray]:
+        """Hold out whole images (never half of a split image), separately per subset as the official
+        download step does."""
+        image_of_group, is_counting = index["image_of_group"], index["is_counting"]
+        keep = np.zeros(len(image_of_group), dtype=bool)
+        for flag in (False, True):
+            images = np.unique(image_of_group[is_counting == flag])
+            perm = np.random.RandomState(spec.seed).permutation(len(images))
+            held = images[perm[:spec.size(len(images))]]
+            in_held = np.isin(image_of_group, held) & (is_counting == flag)
+            keep |= in_held if self.split != spec.source else ((is_counting == flag) & ~in_held)
+        return select_groups(index, np.nonzero(keep)[0])
+
+    def build_example(self, rows: np.ndarray, group: int, rng: np.random.RandomState) -> Example:
+        return self.build_styled(rows, group, rng, self.styles[0])
+
+    def build_styled(self, rows: np.ndarray, group: int, rng: np.random.RandomState, style: str) -> Example:
+        rows_ = self.row_dicts(rows, ["label", "points", "count", "image_sha256", "collection_method"])
+        anns: list[Any] = []
+        for r in rows_:
+            pts = np.clip(_xy_points(r["points"]), 0.0, 100.0)
+            count = len(pts) if r["count"] is None else int(r["count"])
+            anns.append(_pointing(r["label"], pts, (100.0, 100.0), style, count=count))
+        meta = self.metadata(rows, image_sha256=rows_[0]["image_sha256"])
+        meta.extra["collection_method"] = rows_[0]["collection_method"]
+        return Example(annotations=anns, metadata=meta, images=(self.image(rows),))
+
+
+def _masks_array(value: pa.Scalar) -> np.ndarray:
+    """(K, H, W) bool array from one row of a ``list<list<list<bool>>>`` column without building a
+    Python object per pixel."""
+    if not value.is_valid or len(value) == 0:
+        return np.zeros((0, 0, 0), dtype=bool)
+    masks = value.values  # K masks, each list<list<bool>>
+    k = len(masks)
+    row_lengths = _list_lengths(masks.flatten())
+    h = len(masks[0]) if k else 0
+    w = int(row_lengths[0]) if len(row_lengths) else 0
+    if len(row_lengths) != k * h or (row_lengths != w).any():
+        raise ValueError("masks are not equal-sized 2-D arrays")
+    flat = masks.flatten().flatten().to_numpy(zero_copy_only=False).astype(bool)
+    return flat.reshape(k, h, w)
+
+
+@register_dataset("pixmo-points-eval")
+class PixMoPointsEval(UrlImageDataset):
+    """The pointing eval set (allenai/pixmo-points-eval, split ``test``): one example per row with the
+    label's points (percent) and, in ``metadata.extra["masks"]``, the human-filtered object masks
+    ((K, H, W) bool) that point predictions are scored against."""
+
+    NAME = "pixmo-points-eval"
+    HF_PATH = "allenai/pixmo-points-eval"
+    SPLITS = {"test": "test"}
+    COLUMNS = {"image_url": is_string, "image_sha256": is_string, "label": is_string, "points": is_list,
+               "masks": is_list}
+
+    def __init__(self, split: str = "test", **kw: Any):
+        super().__init__(split, **kw)
+
+    def build_index(self, table: pa.Table) -> dict[str, np.ndarray]:
+        present = _drop(self.skipped, url_images_present(table.column(self.URL_COLUMN), self.root),
+                        "image missing locally")
+        return _identity_index(table.num_rows, present)
+
+    def build_example(self, rows: np.ndarray, group: int, rng: np.random.RandomState) -> Example:
+        row = int(rows[0])
+        r = self.row_dicts(rows, ["label", "points", "image_sha256"])[0]
+        pts = np.clip(_xy_points(r["points"]), 0.0, 100.0)
+        meta = self.metadata(rows, image_sha256=r["image_sha256"])
+        meta.extra["masks"] = _masks_array(self.data.column("masks")[row])
+        return Example(annotations=[_pointing(r["label"], pts, (100.0, 100.0), "pointing")], metadata=meta,
+                       images=(self.image(rows),))
+
+
+def _is_xy_struct(t: pa.DataType) -> bool:
+    """pixmo-count ``points``: dict of lists ``{x: [..], y: [..]}``."""
+    return pa.types.is_struct(t) and t.get_field_index("x") >= 0 and t.get_field_index("y") >= 0
+
+
+@register_dataset("pixmo-count")
+class PixMoCount(_CountingMixin, UrlImageDataset):
+    """Object counts (allenai/pixmo-count). ``train`` has points in **pixels** (scale = the image's
+    (width, height), read from its header); ``validation``/``test`` have no points and yield a
+    :class:`Count` (human-verified counts 2-10). ``counting`` as for pixmo-points (train only)."""
+
+    NAME = "pixmo-count"
+    HF_PATH = "allenai/pixmo-count"
+    SPLITS = {"train": "train", "validation": "validation", "test": "test"}
+    COLUMNS = {"image_url": is_string, "count": is_integer, "label": is_string}
+
+    def __init__(self, split: str = "train", counting: bool | str = False, **kw: Any):
+        self.styles = _counting_styles(counting) if split == "train" else ("point_count",)
+        if split == "train":
+            self.COLUMNS = {**self.COLUMNS, "points": _is_xy_struct}
+        super().__init__(split, **kw)
+
+    def row_filter(self, table: pa.Table) -> np.ndarray:
+        keep = _drop(self.skipped, nonempty_strings(table, "label"), "empty label")
+        counts = pc.fill_null(table.column("count"), -1).to_numpy(zero_copy_only=False)
+        keep &= _drop(self.skipped, (counts >= 0) | ~keep, "missing count")
+        if self.split == "train":
+            pts = table.column("points").combine_chunks()
+            nx, ny = _list_lengths(pc.struct_field(pts, "x")), _list_lengths(pc.struct_field(pts, "y"))
+            keep &= _drop(self.skipped, ((nx == ny) & (nx == counts)) | ~keep, "points do not match count")
+        return keep
+
+    def build_example(self, rows: np.ndarray, group: int, rng: np.random.RandomState) -> Example:
+        return self.build_styled(rows, group, rng, self.styles[0])
+
+    def build_styled(self, rows: np.ndarray, group: int, rng: np.random.RandomState, style: str) -> Example:
+        cols = ["label", "count", "image_sha256"] + (["points"] if self.split == "train" else [])
+        rows_ = self.row_dicts(rows, cols)
+        image = self.image(rows)
+        anns: list[Any] = []
+        if self.split == "train":
+            w, h = image.size()
+            for r in rows_:
+                anns.append(_pointing(r["label"], _xy_points(r["points"]), (float(w), float(h)), style,
+                                      count=int(r["count"])))
+        else:
+            anns = [Count(label=r["label"], count=int(r["count"]), style="point_count") for r in rows_]
+        meta = self.metadata(rows, image_sha256=rows_[0].get("image_sha256"))
+        return Example(annotations=anns, metadata=meta, images=(image,))
+
+
+# ---------------------------------------------------------------------------------------------
+# Embedded-image sets: pixmo-docs, CoSyn-point
+# ---------------------------------------------------------------------------------------------
+
+
+class EmbeddedImageDataset(TableDataset):
+    """One example per row; the image is embedded as an HF ``Image`` struct in column ``image``."""
+
+    MEDIA: ClassVar[str] = "embedded_image"
+
+    def image(self, row: int) -> ImageRef:
+        data = _embedded_bytes(self.data.slice(row, 1), "image")[0].as_py()
+        return ImageRef(data=data)
+
+    def base_filter(self, table: pa.Table) -> np.ndarray:
+        return _drop(self.skipped, _has_bytes(table, "image"), "image bytes missing")
+
+
+@register_dataset("pixmo-docs")
+class PixMoDocs(EmbeddedImageDataset):
+    """Synthetic documents with QA (allenai/pixmo-docs; configs charts, diagrams, tables, other). All
+    QA pairs of a document form one tree; the style is ``pixmo_docs_<config>`` as in the official code."""
+
+    NAME = "pixmo-docs"
+    HF_PATH = "allenai/pixmo-docs"
+    CONFIGS = ("charts", "diagrams", "tables", "other")
+    SPLITS = {"train": "train", "validation": "validation"}
+    COLUMNS = {"image": is_image_struct, "image_id": is_string, "questions": is_struct}
+
+    def build_index(self, table: pa.Table) -> dict[str, np.ndarray]:
+        keep = self.base_filter(table)
+        qa = table.column("questions").combine_chunks()
+        nq, na = _list_lengths(pc.struct_field(qa, "question")), _list_lengths(pc.struct_field(qa, "answer"))
+        keep &= _drop(self.skipped, (nq == na) | ~keep, "question/answer count mismatch")
+        keep &= _drop(self.skipped, (nq > 0) | ~keep, "no questions")
+        return _identity_index(table.num_rows, keep)
+
+    def build_example(self, rows: np.ndarray, group: int, rng: np.random.RandomState) -> Example:
+        row = int(rows[0])
+        r = self.row_dicts(rows, ["image_id", "questions"])[0]
+        config = self.configs_loaded[int(self.config_of_table[row])]
+        style = f"pixmo_docs_{config}"
+        qas = r["questions"]
+        anns: list[Any] = [Messages([Message("user", q), Message("assistant", a)], style=style)
+                           for q, a in zip(qas["question"], qas["answer"], strict=True)]
+        meta = Metadata(dataset=self.NAME, split=self.split, rows=(row,), source_ids={"image_id": r["image_id"]},
+                        extra={"config": config})
+        return Example(annotations=anns, metadata=meta, images=(self.image(row),))
+
+
+@register_dataset("cosyn-point")
+class CoSynPoint(EmbeddedImageDataset):
+    """Synthetic pointing (allenai/CoSyn-point): per image several questions, each with its answer points
+    (percent, ``{x: [..], y: [..]}``) and a label from ``names`` (the question when that column is
+    absent). One Pointing annotation per question, style ``cosyn_point``, in one tree."""
+
+    NAME = "cosyn-point"
+    HF_PATH = "allenai/CoSyn-point"
+    SPLITS = {"train": "train", "validation": "validation"}
+    COLUMNS = {"id": is_string, "image": is_image_struct, "questions": is_list, "answer_points": is_list}
+
+    def build_index(self, table: pa.Table) -> dict[str, np.ndarray]:
+        keep = self.base_filter(table)
+        nq, npts = _list_lengths(table.column("questions")), _list_lengths(table.column("answer_points"))
+        ok = (nq == npts) & (nq > 0)
+        if "names" in table.column_names:
+            ok &= _list_lengths(table.column("names")) == nq
+        keep &= _drop(self.skipped, ok | ~keep, "questions/answer_points/names lengths differ")
+        return _identity_index(table.num_rows, keep)
+
+    def build_example(self, rows: np.ndarray, group: int, rng: np.random.RandomState) -> Example:
+        row = int(rows[0])
+        r = self.row_dicts(rows, ["id", "questions", "answer_points", "names"])[0]
+        names = r.get("names") or r["questions"]
+        anns: list[Any] = []
+        for q, pts, name in zip(r["questions"], r["answer_points"], names, strict=True):
+            points = np.clip(_xy_points(pts), 0.0, 100.0)
+            anns.append(Pointing(label=name, points=points, scale=(100.0, 100.0), count=len(points),
+                                 question=q, mode="point", style="cosyn_point"))
+        meta = Metadata(dataset=self.NAME, split=self.split, rows=(row,), source_ids={"id": r["id"]})
+        return Example(annotations=anns, metadata=meta, images=(self.image(row),))
+
+
+# ---------------------------------------------------------------------------------------------
+# pixmo-clocks (rendered media)
+# ---------------------------------------------------------------------------------------------
+
+
+@register_dataset("pixmo-clocks")
+class PixMoClocks(TableDataset):
+    """Clock reading (allenai/pixmo-clocks). The published data has no images: each row's face must be
+    rendered to ``media/clocks/<example_id>.png`` (see :func:`molmo2_data.media.clock.render_rows`);
+    rows without a rendered image are skipped and counted. Yields a :class:`ClockTime`."""
+
+    NAME = "pixmo-clocks"
+    HF_PATH = "allenai/pixmo-clocks"
+    SPLITS = {"train": "train", "validation": "validation"}
+    MEDIA = "rendered"
+    COLUMNS = {"example_id": None, "watchface_id": None, "watchface_name": None, "time_format": is_string,
+               "shows_seconds": is_bool, "hour_visible": is_integer, "minute_visible": is_integer,
+               "second_visible": is_integer, "text": is_string}
+
+    def build_index(self, table: pa.Table) -> dict[str, np.ndarray]:
+        from molmo2_data import paths
+        from molmo2_data.datasets.media_store import list_names
+
+        names = list_names(paths.clock_dir(self.root))
+        ids = pc.cast(table.column("example_id"), pa.string())
+        distinct, inverse = unique_with_inverse(ids)
+        ok = np.array([d is not None and f"{d}.png" in names for d in distinct], dtype=bool)
+        present = ok[inverse] if len(distinct) else np.zeros(table.num_rows, dtype=bool)
+        keep = _drop(self.skipped, present, "clock image not rendered")
+        hours = pc.fill_null(table.column("hour_visible"), -1).to_numpy(zero_copy_only=False)
+        minutes = pc.fill_null(table.column("minute_visible"), -1).to_numpy(zero_copy_only=False)
+        keep &= _drop(self.skipped, ((hours >= 0) & (minutes >= 0)) | ~keep, "hour or minute not shown")
+        return _identity_index(table.num_rows, keep)
+
+    def build_example(self, rows: np.ndarray, group: int, rng: np.random.RandomState) -> Example:
+        from molmo2_data import paths
+
+        row = int(rows[0])
+        r = self.row_dicts(rows, list(self.COLUMNS) + ["watch_time"])[0]
+        second = r["second_visible"]
+        ann = ClockTime(hour=int(r["hour_visible"]), minute=int(r["minute_visible"]),
+                        second=None if second is None or second < 0 else int(second), text=r["text"],
+                        time_format=r["time_format"])
+        path = paths.clock_dir(self.root) / f"{r['example_id']}.png"
+        meta = Metadata(dataset=self.NAME, split=self.split, rows=(row,),
+                        source_ids={"example_id": r["example_id"], "watchface_id": r["watchface_id"]},
+                        extra={"watchface_name": r["watchface_name"], "watch_time": r.get("watch_time"),
+                               "shows_seconds": r["shows_seconds"]})
+        return Example(annotations=[ann], metadata=meta, images=(ImageRef(path=str(path)),))
