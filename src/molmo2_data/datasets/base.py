@@ -25,7 +25,7 @@ import pyarrow as pa
 from molmo2_data import paths
 from molmo2_data.errors import DatasetNotAvailableError, UnknownSplitError
 from molmo2_data.example import Example, as_example
-from molmo2_data.tables import IndexCache, file_fingerprint, read_table, require_columns
+from molmo2_data.tables import IndexCache, file_fingerprint, read_table, require_columns, row_dict
 
 
 def rng_for_index(item: int, epoch: int = 0) -> np.random.RandomState:
@@ -249,7 +249,7 @@ class TableDataset(DatasetBase):
 
     def row_dicts(self, rows: np.ndarray, columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
         sub = self.data if columns is None else self.data.select([c for c in columns if c in self.data.column_names])
-        return [sub.slice(int(r), 1).to_pylist()[0] for r in rows]
+        return [row_dict(sub, r) for r in rows]
 
     def availability(self) -> dict[str, Any]:
         """Examples available locally and what was skipped, for ``inspect``."""

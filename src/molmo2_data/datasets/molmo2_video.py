@@ -1,1 +1,465 @@
-"""Readers of the Molmo2 video datasets (allenai/Molmo2-*)."""
+"""Readers of the Molmo2 video datasets (allenai/Molmo2-*), in their published schemas.
+
+Videos are files under ``media/videos/<source>/`` (``youtube`` for the sets keyed by YouTube ids;
+``generated`` and ``MammalNet`` for the other VideoPoint sources; ``tracking/<video_dataset>`` for
+VideoTrack), found by id with :class:`~molmo2_data.datasets.media_store.VideoFinder`. The index
+stores each example's video path (relative to ``media/videos``) so ``get`` never searches; groups
+whose video is missing are skipped and counted.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from molmo2_data.datasets.base import TableDataset, index_from_mask
+from molmo2_data.datasets.media_store import VideoFinder, unique_with_inverse
+from molmo2_data.datasets.pixmo import nonempty_strings
+from molmo2_data.datasets.registry import register_dataset
+from molmo2_data.example import (
+    Caption,
+    Example,
+    Message,
+    Messages,
+    Metadata,
+    MultipleChoice,
+    Subtitle,
+    Track,
+    VideoPointing,
+    VideoRef,
+)
+from molmo2_data.tables import group_rows, is_bool, is_list, is_number, is_string
+
+# The official Molmo2-Cap loader drops these ids (corrupt videos).
+CORRUPT_CAP_VIDEO_IDS = ("0OfUqrbRa2Y", "mTXBQzptWAg", "NyuA4FatDQk", "a_", "gsfIHiBB6xE", "bXApJtAf6Qo",
+                         "N8BlpYSpgg4")
+
+
+def _bool(arr: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _floats(arr: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """Numbers as float64 with nulls as NaN."""
+    return np.asarray(pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
+class VideoTableDataset(TableDataset):
+    """Shared index building: filter rows, resolve videos by id, group rows, store video paths."""
+
+    MEDIA: ClassVar[str] = "video"
+    VIDEO_SOURCE: ClassVar[str] = "youtube"
+
+    def videos_root(self) -> str:
+        return os.path.join(self.root, "media", "videos")
+
+    def media_fingerprint(self) -> Any:
+        """mtimes of media/videos and two levels of sub-directories (tracking/<dataset>/ included)."""
+        top = self.videos_root()
+        stamps: list[Any] = []
+        for d in (top, *sorted(e.path for e in _subdirs(top))):
+            try:
+                stamps.append(os.stat(d).st_mtime_ns)
+                stamps += sorted(os.stat(e.path).st_mtime_ns for e in _subdirs(d))
+            except OSError:
+                stamps.append("absent")
+        return stamps
+
+    def resolve(self, ids: pa.ChunkedArray | pa.Array, finder: VideoFinder) -> np.ndarray:
+        """Per row, the video path relative to media/videos ('' when missing or the id is null)."""
+        distinct, inverse = unique_with_inverse(pc.fill_null(ids, ""))
+        top = self.videos_root()
+        rel = np.array([_rel(finder.find(v), top) for v in distinct] or [""], dtype=object)
+        return rel[inverse] if len(distinct) else np.full(len(inverse), "", dtype=object)
+
+    def grouped_index(self, keys: np.ndarray, keep: np.ndarray, video: np.ndarray) -> dict[str, np.ndarray]:
+        """Group the kept rows by integer ``keys`` (first-appearance order); drop, and count once per
+        group, groups whose video is missing. Adds ``video`` (relative path) per group."""
+        sel = np.nonzero(keep)[0]
+        order, offsets, first = group_rows(pa.array(keys[sel], type=pa.int64()))
+        group_video = video[sel[first]]
+        present = group_video != ""
+        if (~present).any():
+            self.skipped["video missing locally"] += int((~present).sum())
+        index = index_from_mask(sel[order], offsets, keep_groups=present)
+        index["video"] = np.array([str(v) for v in group_video[present]], dtype=str)
+        return index
+
+    def drop(self, keep: np.ndarray, bad: np.ndarray, reason: str) -> np.ndarray:
+        """Clear ``bad`` rows from ``keep`` and count the rows newly dropped."""
+        newly = keep & bad
+        if newly.any():
+            self.skipped[reason] += int(newly.sum())
+        return keep & ~bad
+
+    def video_file(self, group: int) -> str:
+        return os.path.join(self.videos_root(), str(self.index["video"][group]))
+
+    def metadata(self, rows: np.ndarray, **source_ids: Any) -> Metadata:
+        return Metadata(dataset=self.NAME, split=self.split, rows=tuple(int(r) for r in rows),
+                        source_ids=source_ids)
+
+
+def _subdirs(d: str) -> list[os.DirEntry]:
+    try:
+        with os.scandir(d) as it:
+            return [e for e in it if e.is_dir()]
+    except OSError:
+        return []
+
+
+def _rel(path: str | None, top: str) -> str:
+    return "" if path is None else os.path.relpath(path, top)
+
+
+class YoutubeVideoDataset(VideoTableDataset):
+    """Sets keyed by ``video_id`` (YouTube ids), grouped by video."""
+
+    def row_filter(self, table: pa.Table) -> np.ndarray:
+        return np.ones(table.num_rows, dtype=bool)
+
+    def group_keys(self, table: pa.Table) -> np.ndarray:
+        return unique_with_inverse(pc.fill_null(table.column("video_id"), ""))[1].astype(np.int64)
+
+    def build_index(self, table: pa.Table) -> dict[str, np.ndarray]:
+        keep = self.row_filter(table)
+        keep = self.drop(keep, ~_bool(pc.is_valid(table.column("video_id"))), "null video_id")
+        video = self.resolve(table.column("video_id"), VideoFinder([self.VIDEO_SOURCE], self.root))
+        return self.grouped_index(self.group_keys(table), keep, video)
+
+    def video_id(self, rows: np.ndarray) -> str:
+        return self.data.column("video_id")[int(rows[0])].as_py()
+
+
+# ---------------------------------------------------------------------------------------------
+# Molmo2-Cap
+# ---------------------------------------------------------------------------------------------
+
+
+@register_dataset("molmo2-cap")
+class Molmo2Cap(YoutubeVideoDataset):
+    """Dense video captions (allenai/Molmo2-Cap). Official filters: corrupt video ids and
+    ``annotation_score < 3`` dropped. One example per row with up to three captions (empty ones
+    left out); ``CAPTION_STYLES`` maps columns to styles. ``validation`` is an alias of ``val``."""
+
+    NAME = "molmo2-cap"
+    HF_PATH = "allenai/Molmo2-Cap"
+    SPLITS = {"train": "train", "val": "val", "validation": "val"}
+    COLUMNS = {"video_id": is_string, "video_caption": is_string, "merged_caption": is_string,
+               "video_frame_merged_caption": is_string, "annotation_score": is_number}
+    CAPTION_STYLES: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("video_caption", "video_short_caption"),
+        ("merged_caption", "video_merged_caption"),
+        ("video_frame_merged_caption", "video_long_caption"),
+    )
+    MIN_SCORE: ClassVar[float] = 3
+
+    def row_filter(self, table: pa.Table) -> np.ndarray:
+        keep = np.ones(table.num_rows, dtype=bool)
+        corrupt = _bool(pc.is_in(table.column("video_id"), value_set=pa.array(CORRUPT_CAP_VIDEO_IDS)))
+        keep = self.drop(keep, corrupt, "corrupt video id")
+        score = _floats(table.column("annotation_score"))
+        keep = self.drop(keep, ~(score >= self.MIN_SCORE), "annotation_score < 3 or null")
+        any_caption = np.zeros(table.num_rows, dtype=bool)
+        for col, _ in self.CAPTION_STYLES:
+            any_caption |= nonempty_strings(table, col)
+        return self.drop(keep, ~any_caption, "no caption")
+
+    def group_keys(self, table: pa.Table) -> np.ndarray:
+        return np.arange(table.num_rows, dtype=np.int64)  # one example per row
+
+    def build_example(self, rows: np.ndarray, group: int, rng: np.random.RandomState) -> Example:
+        row = self.row_dicts(rows, ["video_id", "annotation_score"] + [c for c, _ in self.CAPTION_STYLES])[0]
+        anns: list[Any] = [Caption(row[col].strip(), style=style) for col, style in self.CAPTION_STYLES
+                           if row[col] and row[col].strip()]
+        return Example(annotations=anns, video=VideoRef(self.video_file(group), source=row["video_id"]),
+                       metadata=self.metadata(rows, video_id=row["video_id"],
+                                              annotation_score=row["annotation_score"]))
+
+
+# ---------------------------------------------------------------------------------------------
+# Molmo2-VideoCapQA / Molmo2-VideoSubtitleQA
+# ---------------------------------------------------------------------------------------------
+
+
+def multiple_choice(row: dict[str, Any], rng: np.random.RandomState, style: str) -> MultipleChoice:
+    """Options = NegativeAnswers with the answer inserted at an index drawn from the example rng
+    (the official loader uses unseeded ``random`` here, so it is not reproducible)."""
+    negatives = [str(n) for n in (row["NegativeAnswers"] or []) if n is not None]
+    idx = int(rng.randint(len(negatives) + 1))
+    options = negatives[:idx] + [row["Answer"]] + negatives[idx:]
+    return MultipleChoice(question=row["Question"], options=options, answer_index=idx,
+                          category=row.get("Category"), style=style)
+
+
+@register_dataset("molmo2-videocapqa")
+class Molmo2VideoCapQA(YoutubeVideoDataset):
+    """Caption-derived multiple-choice QA (allenai/Molmo2-VideoCapQA, split ``CapQA``; ``train`` is
+    its alias), one example per video with one MultipleChoice per row."""
+
+    NAME = "molmo2-videocapqa"
+    HF_PATH = "allenai/Molmo2-VideoCapQA"
+    SPLITS = {"train": "CapQA", "CapQA": "CapQA"}
+    COLUMNS = {"video_id": is_string, "Question": is_string, "Answer": is_string, "NegativeAnswers": is_list,
+               "Category": is_string}
+    STYLE: ClassVar[str] = "video_multiple_choice"
+
+    def row_filter(self, table: pa.Table) -> np.ndarray:
+        ok = nonempty_strings(table, "Question") & nonempty_strings(table, "Answer")
+        return self.drop(np.ones(table.num_rows, dtype=bool), ~ok, "empty question or answer")
+
+    def qa_rows(self, rows: np.ndarray) -> list[dict[str, Any]]:
+        return self.row_dicts(rows, ["Question", "Answer", "NegativeAnswers", "Category", "AlignmentType"])
+
+    def build_example(self, rows: np.ndarray, group: int, rng: np.random.RandomState) -> Example:
+        qa = self.qa_rows(rows)
+        vid = self.video_id(rows)
+        return Example(annotations=[multiple_choice(r, rng, self.STYLE) for r in qa],
+                       video=VideoRef(self.video_file(group), source=vid),
+                       metadata=self.metadata(rows, video_id=vid))
+
+
+@register_dataset("molmo2-videosubtitleqa")
+class Molmo2VideoSubtitleQA(Molmo2VideoCapQA):
+    """Subtitle-aware multiple-choice QA (allenai/Molmo2-VideoSubtitleQA, split ``SubtitleQA``). The
+    video's ``subtitle`` list (the same on every row of a video) becomes ``VideoRef.subtitles``;
+    each annotation's ``AlignmentType`` is kept in ``metadata.extra["alignment_types"]``."""
+
+    NAME = "molmo2-videosubtitleqa"
+    HF_PATH = "allenai/Molmo2-VideoSubtitleQA"
+    SPLITS = {"train": "SubtitleQA", "SubtitleQA": "SubtitleQA"}
+    COLUMNS = {**Molmo2VideoCapQA.COLUMNS, "AlignmentType": is_string, "subtitle": is_list}
+    STYLE = "video_multiple_choice_w_subtitle"
+
+    def build_example(self, rows: np.ndarray, group: int, rng: np.random.RandomState) -> Example:
+        ex = super().build_example(rows, group, rng)
+        subs = self.data.column("subtitle")[int(rows[0])].as_py() or []
+        subtitles = tuple(Subtitle(float(s["start"]), float(s["end"]), str(s["text"])) for s in subs
+                          if s and s.get("start") is not None and s.get("end") is not None and s.get("text"))
+        ex.video = VideoRef(ex.video.path, subtitles=subtitles, source=ex.video.source)  # type: ignore[union-attr]
+        ex.metadata.extra["alignment_types"] = self.column("AlignmentType", rows)
+        return ex
+
+
+# ---------------------------------------------------------------------------------------------
+# Molmo2-AskModelAnything
+# ---------------------------------------------------------------------------------------------
+
+
+@register_dataset("molmo2-askmodelanything", aliases=("molmo2-ask-model-anything",))
+class Molmo2AskModelAnything(YoutubeVideoDataset):
+    """Human-written video QA (allenai/Molmo2-AskModelAnything, split ``HumanQA``): text stripped,
+    empty answers dropped, one message tree per video (one user/assistant pair per row)."""
+
+    NAME = "molmo2-askmodelanything"
+    HF_PATH = "allenai/Molmo2-AskModelAnything"
+    SPLITS = {"train": "HumanQA", "HumanQA": "HumanQA"}
+    COLUMNS = {"video_id": is_string, "question": is_string, "answer": is_string}
+
+    def row_filter(self, table: pa.Table) -> np.ndarray:
+        keep = np.ones(table.num_rows, dtype=bool)
+        keep = self.drop(keep, ~nonempty_strings(table, "answer"), "empty answer")
+        return self.drop(keep, ~nonempty_strings(table, "question"), "empty question")
+
+    def build_example(self, rows: np.ndarray, group: int, rng: np.random.RandomState) -> Example:
+        anns: list[Any] = [Messages([Message("user", r["question"].strip()), Message("assistant", r["answer"].strip())],
+                                    style="user_qa")
+                           for r in self.row_dicts(rows, ["question", "answer"])]
+        vid = self.video_id(rows)
+        return Example(annotations=anns, video=VideoRef(self.video_file(group), source=vid),
+                       metadata=self.metadata(rows, video_id=vid))
+
+
+# ---------------------------------------------------------------------------------------------
+# Molmo2-VideoPoint
+# ---------------------------------------------------------------------------------------------
+
+VIDEOPOINT_CONFIGS = ("action_or_event", "animal", "anomaly", "comparative reference", "indirect reference",
+                      "object", "referring expression", "spatial reference")
+VIDEOPOINT_SOURCES = ("youtube", "generated", "MammalNet")
+
+
+@register_dataset("molmo2-videopoint")
+class Molmo2VideoPoint(VideoTableDataset):
+    """Video pointing/counting (allenai/Molmo2-VideoPoint; 8 configs, each a partition; all by default).
+
+    Options: ``max_seconds`` (63): a video no longer than this is used whole; a longer one uses the
+    row's ``clip_start``/``clip_end`` if that clip is no longer than ``max_seconds``, else the row is
+    skipped. ``min_count``/``max_count``: keep rows whose ``count`` is in range. ``drop_unsure``
+    (False, as the released loader; the card says training used only confident rows).
+    ``styles``: each query's style is drawn from these with the example rng (official: point_count
+    or point). Rows are grouped by (video, clip); timestamps are made clip-relative and floored to
+    the 0.5 s grid; points (percent, scale 100) are sorted by (time, x, y).
+    """
+
+    NAME = "molmo2-videopoint"
+    HF_PATH = "allenai/Molmo2-VideoPoint"
+    CONFIGS = VIDEOPOINT_CONFIGS
+    SPLITS = {"train": "train"}
+    COLUMNS = {"video_id": is_string, "video_source": is_string, "label": is_string, "count": is_number,
+               "two_fps_timestamps": is_list, "points": is_list, "clip_start": is_number, "clip_end": is_number,
+               "video_duration": is_number, "annotator_unsure": is_bool}
+    VERSION = 1
+
+    def __init__(self, split: str = "train", config: str | Sequence[str] | None = None, *,
+                 max_seconds: float = 63.0, min_count: int | None = None, max_count: int | None = None,
+                 drop_unsure: bool = False, styles: Sequence[str] = ("video_point_count", "video_point"),
+                 **kw: Any):
+        if not styles or any(not s.startswith("video_") for s in styles):
+            raise ValueError(f"molmo2-videopoint: styles must be non-empty video_* styles, got {styles!r}")
+        self.styles = tuple(styles)
+        super().__init__(split, config, max_seconds=float(max_seconds), min_count=min_count,
+                         max_count=max_count, drop_unsure=bool(drop_unsure), **kw)
+
+    def effective_clips(self, table: pa.Table, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per row (clip_start, clip_end) in seconds (NaN = whole video) and the updated keep mask."""
+        max_s = self.options["max_seconds"]
+        dur = _floats(table.column("video_duration"))
+        cs, ce = _floats(table.column("clip_start")), _floats(table.column("clip_end"))
+        whole = ~(dur > max_s)  # NaN duration: assume the video is short enough
+        has_clip = np.isfinite(cs) & np.isfinite(ce) & (ce > cs) & (ce - cs <= max_s)
+        keep = self.drop(keep, ~whole & ~has_clip, "video longer than max_seconds without a usable clip")
+        use = ~whole & has_clip
+        return np.where(use, cs, np.nan), np.where(use, ce, np.nan), keep
+
+    def build_index(self, table: pa.Table) -> dict[str, np.ndarray]:
+        keep = np.ones(table.num_rows, dtype=bool)
+        if self.options["drop_unsure"]:
+            keep = self.drop(keep, _bool(table.column("annotator_unsure")), "annotator unsure")
+        count = _floats(table.column("count"))
+        lo, hi = self.options["min_count"], self.options["max_count"]
+        if lo is not None or hi is not None:
+            ok = np.isfinite(count) & (count >= (lo if lo is not None else -np.inf)) & \
+                (count <= (hi if hi is not None else np.inf))
+            keep = self.drop(keep, ~ok, "count out of range")
+        n_t = pc.fill_null(pc.list_value_length(table.column("two_fps_timestamps")), 0)
+        n_p = pc.fill_null(pc.list_value_length(table.column("points")), 0)
+        keep = self.drop(keep, ~_bool(pc.equal(n_t, n_p)), "points and timestamps differ in length")
+        source = pc.fill_null(table.column("video_source"), "youtube")
+        unknown = ~_bool(pc.is_in(source, value_set=pa.array(VIDEOPOINT_SOURCES)))
+        keep = self.drop(keep, unknown, "unknown video_source")
+        cs, ce, keep = self.effective_clips(table, keep)
+        # resolve per (source, id): one finder per source directory
+        video = np.full(table.num_rows, "", dtype=object)
+        src_np = np.asarray(source.to_numpy(zero_copy_only=False), dtype=object)
+        for s in VIDEOPOINT_SOURCES:
+            rows = np.nonzero(src_np == s)[0]
+            if len(rows):
+                ids = table.column("video_id").take(pa.array(rows))
+                video[rows] = self.resolve(ids, VideoFinder([s], self.root))
+        vid_code = unique_with_inverse(pc.binary_join_element_wise(source, pc.fill_null(
+            table.column("video_id"), ""), "\x1f"))[1].astype(np.int64)
+        clip_ms = np.stack([np.nan_to_num(cs * 1000, nan=-1), np.nan_to_num(ce * 1000, nan=-1)], 1).round()
+        key = np.stack([vid_code, clip_ms[:, 0].astype(np.int64), clip_ms[:, 1].astype(np.int64)], 1)
+        _, codes = np.unique(key, axis=0, return_inverse=True)
+        index = self.grouped_index(codes.reshape(-1).astype(np.int64), keep, video)
+        first = index["order"][index["offsets"][:-1]]
+        index["clip_start"], index["clip_end"] = cs[first], ce[first]
+        return index
+
+    def build_example(self, rows: np.ndarray, group: int, rng: np.random.RandomState) -> Example:
+        cs, ce = float(self.index["clip_start"][group]), float(self.index["clip_end"][group])
+        clipped = np.isfinite(cs)
+        recs = self.row_dicts(rows, ["video_id", "video_source", "label", "question", "count",
+                                     "two_fps_timestamps", "points", "annotator_unsure", "category"])
+        anns = [self.pointing(r, cs if clipped else 0.0, ce - cs if clipped else np.inf, rng) for r in recs]
+        video = VideoRef(self.video_file(group), clip_start=cs if clipped else None,
+                         clip_end=ce if clipped else None, source=recs[0]["video_id"])
+        meta = self.metadata(rows, video_id=recs[0]["video_id"], video_source=recs[0]["video_source"])
+        meta.extra["configs"] = [self.configs_loaded[self.config_of_table[r]] for r in rows]
+        meta.extra["annotator_unsure"] = [bool(r["annotator_unsure"]) for r in recs]
+        return Example(annotations=anns, video=video, metadata=meta)
+
+    def pointing(self, row: dict[str, Any], start: float, length: float, rng: np.random.RandomState) -> VideoPointing:
+        times: list[float] = []
+        pts: list[tuple[float, float, float]] = []
+        for t, frame_points in zip(row["two_fps_timestamps"] or [], row["points"] or [], strict=False):
+            rel = float(np.floor((float(t) - start) * 2 + 1e-6) / 2)  # clip-relative, on the 0.5 s grid
+            if t is None or rel < 0 or rel > length + 1e-6:
+                continue
+            times.append(rel)
+            pts += [(rel, float(p["x"]), float(p["y"])) for p in frame_points or [] if p is not None]
+        timestamps = np.unique(np.asarray(times, dtype=np.float64))
+        pts.sort()
+        arr = np.asarray([(x, y) for _, x, y in pts], dtype=np.float64).reshape(-1, 2)
+        frame_index = np.searchsorted(timestamps, [t for t, _, _ in pts]).astype(np.int64)
+        style = self.styles[int(rng.randint(len(self.styles)))] if len(self.styles) > 1 else self.styles[0]
+        count = row["count"]
+        return VideoPointing(label=row["label"], timestamps=timestamps, points=arr, frame_index=frame_index,
+                             scale=(100.0, 100.0), count=None if count is None else int(count),
+                             question=row.get("question"), mode=style[len("video_"):], style=style)
+
+
+# ---------------------------------------------------------------------------------------------
+# Molmo2-VideoTrack
+# ---------------------------------------------------------------------------------------------
+
+
+@register_dataset("molmo2-videotrack")
+class Molmo2VideoTrack(VideoTableDataset):
+    """Referring-expression object tracks (allenai/Molmo2-VideoTrack), one example per row.
+
+    Videos live under ``media/videos/tracking/<video_dataset>/``. The row's ``clip`` file is used
+    when present (frame i of ``points`` at i/fps); otherwise the full ``video`` with the clip
+    [start_frame/fps, (end_frame+1)/fps]. Points are pixels (scale = (w, h)); a null point means the
+    object is not visible on that frame and is left out of the track.
+    """
+
+    NAME = "molmo2-videotrack"
+    HF_PATH = "allenai/Molmo2-VideoTrack"
+    SPLITS = {"train": "train"}
+    COLUMNS = {"id": None, "video": is_string, "clip": is_string, "video_dataset": is_string, "exp": is_string,
+               "points": is_list, "start_frame": is_number, "end_frame": is_number, "w": is_number, "h": is_number,
+               "fps": is_number}
+
+    def build_index(self, table: pa.Table) -> dict[str, np.ndarray]:
+        keep = np.ones(table.num_rows, dtype=bool)
+        fps = _floats(table.column("fps"))
+        keep = self.drop(keep, ~(fps > 0), "no fps")
+        size_ok = (_floats(table.column("w")) > 0) & (_floats(table.column("h")) > 0)
+        keep = self.drop(keep, ~size_ok, "no frame size")
+        finder = VideoFinder(["tracking"], self.root)
+        dataset = pc.fill_null(table.column("video_dataset"), "")
+
+        def ids(col: str) -> pa.ChunkedArray:
+            return pc.binary_join_element_wise(dataset, table.column(col), "/")  # null when col is null
+
+        from_clip = self.resolve(ids("clip"), finder)
+        from_video = self.resolve(ids("video"), finder)
+        uses_clip = from_clip != ""
+        video = np.where(uses_clip, from_clip, from_video)
+        index = self.grouped_index(np.arange(table.num_rows, dtype=np.int64), keep, video)
+        index["uses_clip"] = uses_clip[index["order"][index["offsets"][:-1]]]
+        return index
+
+    def build_example(self, rows: np.ndarray, group: int, rng: np.random.RandomState) -> Example:
+        r = self.row_dicts(rows)[0]
+        fps = float(r["fps"])
+        n = max([len(o.get("points") or []) for o in r["points"] or [] if o] + [0])
+        pts, frames, oids = [], [], []
+        for obj in r["points"] or []:
+            for i, p in enumerate((obj or {}).get("points") or []):
+                if p is not None and len(p) >= 2 and p[0] is not None and p[1] is not None:
+                    pts.append((float(p[0]), float(p[1])))
+                    frames.append(i)
+                    oids.append(int(obj["object_id"]))
+        order = np.lexsort((np.asarray(oids), np.asarray(frames))) if pts else np.zeros(0, dtype=np.int64)
+        track = Track(label=r["exp"], timestamps=np.arange(n) / fps,
+                      points=np.asarray(pts, dtype=np.float64).reshape(-1, 2)[order],
+                      frame_index=np.asarray(frames, dtype=np.int64)[order],
+                      object_ids=np.asarray(oids, dtype=np.int64)[order], occluded=np.zeros(len(pts), dtype=bool),
+                      scale=(float(r["w"]), float(r["h"])), fps=fps)
+        path = self.video_file(group)
+        if bool(self.index["uses_clip"][group]):
+            video = VideoRef(path, source=r["video"])
+        else:
+            video = VideoRef(path, clip_start=int(r["start_frame"]) / fps, clip_end=(int(r["end_frame"]) + 1) / fps,
+                             source=r["video"])
+        meta = self.metadata(rows, id=r["id"], video=r["video"], clip=r["clip"], video_dataset=r["video_dataset"])
+        meta.extra.update({k: r.get(k) for k in ("video_source", "obj_id", "mask_id", "n_frames") if k in r})
+        return Example(annotations=[track], video=video, metadata=meta)

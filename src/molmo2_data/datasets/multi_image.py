@@ -19,7 +19,7 @@ from molmo2_data.datasets.base import TableDataset
 from molmo2_data.datasets.media_store import url_image_file, url_lists_present
 from molmo2_data.datasets.registry import register_dataset
 from molmo2_data.example import Example, ImageRef, Message, Messages, Metadata, Pointing
-from molmo2_data.tables import is_list, is_string, is_struct
+from molmo2_data.tables import is_list, is_string, is_struct, row_dict
 
 # ---------------------------------------------------------------------------------------------
 # Vectorised column helpers (shared with datasets.text)
@@ -120,14 +120,6 @@ class RowFilter:
     def index(self) -> dict[str, np.ndarray]:
         order = np.flatnonzero(self.keep).astype(np.int64)
         return {"order": order, "offsets": np.arange(len(order) + 1, dtype=np.int64)}
-
-
-def row_dict(table: pa.Table, row: int, columns: Sequence[str] | None = None) -> dict[str, Any]:
-    """One row as Python values via a zero-copy slice. (``Table.take`` concatenates the chunks of
-    nested columns first, which costs milliseconds per row on large tables.)"""
-    if columns is not None:
-        table = table.select([c for c in columns if c in table.column_names])
-    return table.slice(int(row), 1).to_pylist()[0]
 
 
 def embedded_images_ok(images: pa.Array | pa.ChunkedArray) -> np.ndarray:

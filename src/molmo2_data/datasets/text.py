@@ -23,14 +23,13 @@ from molmo2_data.datasets.multi_image import (
     list_parents,
     nonempty_text,
     per_row_count,
-    row_dict,
     struct_with,
     to_numpy,
 )
 from molmo2_data.datasets.registry import register_dataset
 from molmo2_data.example import Example, ImageRef, Message, Messages, Metadata, VideoRef
 from molmo2_data.paths import VIDEO_EXTENSIONS
-from molmo2_data.tables import is_bool, is_integer, is_string
+from molmo2_data.tables import is_bool, is_integer, is_string, row_dict
 
 # ---------------------------------------------------------------------------------------------
 # molmo2-tulu4-classified
