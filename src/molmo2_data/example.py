@@ -388,7 +388,10 @@ def annotation_summary(ann: Annotation) -> dict[str, Any]:
             continue
         v = getattr(ann, f.name)
         if isinstance(v, np.ndarray):
-            out[f.name] = v.round(2).tolist() if v.size <= 12 else f"array{tuple(v.shape)}"
+            if v.size > 12:
+                out[f.name] = f"array{tuple(v.shape)}"
+            else:
+                out[f.name] = v.round(2).tolist() if np.issubdtype(v.dtype, np.floating) else v.tolist()
         elif isinstance(v, list) and v and isinstance(v[0], Message):
             out[f.name] = [{"role": m.role, "content": m.content} for m in v]
         elif isinstance(v, Sequence) and not isinstance(v, str) and len(v) > 12:

@@ -304,8 +304,6 @@ class Molmo2VideoPoint(VideoTableDataset):
     COLUMNS = {"video_id": is_string, "video_source": is_string, "label": is_string, "count": is_number,
                "two_fps_timestamps": is_list, "points": is_list, "clip_start": is_number, "clip_end": is_number,
                "video_duration": is_number, "annotator_unsure": is_bool}
-    VERSION = 1
-
     def __init__(self, split: str = "train", config: str | Sequence[str] | None = None, *,
                  max_seconds: float = 63.0, min_count: int | None = None, max_count: int | None = None,
                  drop_unsure: bool = False, styles: Sequence[str] = ("video_point_count", "video_point"),
@@ -379,8 +377,10 @@ class Molmo2VideoPoint(VideoTableDataset):
         times: list[float] = []
         pts: list[tuple[float, float, float]] = []
         for t, frame_points in zip(row["two_fps_timestamps"] or [], row["points"] or [], strict=False):
+            if t is None:
+                continue
             rel = float(np.floor((float(t) - start) * 2 + 1e-6) / 2)  # clip-relative, on the 0.5 s grid
-            if t is None or rel < 0 or rel > length + 1e-6:
+            if rel < 0 or rel > length + 1e-6:
                 continue
             times.append(rel)
             pts += [(rel, float(p["x"]), float(p["y"])) for p in frame_points or [] if p is not None]
