@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from molmo2_data.datasets import get_dataset, list_datasets
-from molmo2_data.inspect import availability_all
+from molmo2_data.inspect import availability_all, default_split
 from molmo2_data.sample import SAMPLE_WRITERS, write_sample
 
 BUILTIN = [n for n in list_datasets() if not n.startswith("test-")]
@@ -35,7 +35,7 @@ def test_inspect_lists_every_dataset_with_rows(sample_root: Path) -> None:
 
 @pytest.mark.parametrize("name", BUILTIN)
 def test_examples_are_valid_and_media_decode(sample_root: Path, name: str) -> None:
-    ds = get_dataset(name, root=sample_root)
+    ds = get_dataset(name, split=default_split(name), root=sample_root)
     assert len(ds) >= 20
     for i in range(20):
         ex = ds.get(i, np.random.RandomState(i))
