@@ -7,6 +7,7 @@ image (a message tree), as the official download step does. Images come from the
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any, ClassVar
 
@@ -14,8 +15,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from molmo2_data import paths
 from molmo2_data.datasets.base import HeldOut, TableDataset, index_from_mask, select_groups
-from molmo2_data.datasets.media_store import unique_with_inverse, url_image_file, url_images_present
+from molmo2_data.datasets.media_store import unique_with_inverse, url_images_present
 from molmo2_data.datasets.registry import register_dataset
 from molmo2_data.example import (
     Caption,
@@ -28,6 +30,7 @@ from molmo2_data.example import (
     Metadata,
     Pointing,
 )
+from molmo2_data.paths import url_key
 from molmo2_data.tables import group_rows, is_bool, is_integer, is_list, is_string, is_struct
 
 
@@ -56,7 +59,9 @@ class UrlImageDataset(TableDataset):
 
     def image(self, rows: np.ndarray) -> ImageRef:
         url = self.data.column(self.URL_COLUMN)[int(rows[0])].as_py()
-        return ImageRef(path=url_image_file(url, self.root), source=url)
+        if not hasattr(self, "_image_dir"):
+            self._image_dir = str(paths.image_dir(self.root))
+        return ImageRef(path=os.path.join(self._image_dir, url_key(url)), source=url)
 
     def metadata(self, rows: np.ndarray, **source_ids: Any) -> Metadata:
         url = self.data.column(self.URL_COLUMN)[int(rows[0])].as_py()
