@@ -1,0 +1,193 @@
+"""The download of a list of datasets: tables, then media, then an honest report."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from molmo2_data import paths
+from molmo2_data.download.fetch import FetchOptions, FetchStats, fetch_media
+from molmo2_data.download.hub import TableResult, fetch_tables, hub_settings
+from molmo2_data.download.manifest import FAILED, load_records, manifest_path
+from molmo2_data.download.plan import MAPPING_FILE, Report, Target, check, media_items, video_items
+from molmo2_data.errors import Molmo2DataError
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class DownloadOptions:
+    root: Path
+    fetch: FetchOptions = field(default_factory=FetchOptions)
+    shard: tuple[int, int] | None = None
+    tables: bool = True
+    media: bool = True
+    refresh_tables: bool = False
+    revision: str | None = None
+    dry_run: bool = False
+    quiet: bool = False
+
+
+@dataclass
+class DatasetOutcome:
+    target: Target
+    tables: list[TableResult] = field(default_factory=list)
+    fetch: FetchStats | None = None
+    report: Report | None = None
+    error: str = ""
+    plan: dict[str, int] = field(default_factory=dict)  # dry run: what would be done
+
+
+def download(targets: list[Target], opts: DownloadOptions, log: Log = print) -> list[DatasetOutcome]:
+    """Download every target; a failure of one dataset (e.g. no access to its Hub repo) is reported
+    and the others continue."""
+    outcomes = []
+    for t in targets:
+        out = DatasetOutcome(t)
+        try:
+            if opts.dry_run:
+                out.plan = dry_run_plan(t, opts)
+            else:
+                _download_one(t, opts, out, log)
+        except Molmo2DataError as e:
+            out.error = str(e)
+            log(f"error: {e}")
+        if not opts.dry_run:
+            out.report = check(t, opts.root, load_records(opts.root, t.name), shard=opts.shard)
+        outcomes.append(out)
+    return outcomes
+
+
+def _download_one(t: Target, opts: DownloadOptions, out: DatasetOutcome, log: Log) -> None:
+    hf_path = getattr(t.cls, "HF_PATH", "")
+    if opts.tables and hf_path:
+        t0 = time.perf_counter()
+        out.tables = fetch_tables(t.name, hf_path, list(t.cls.CONFIGS), t.source_splits(), opts.root,
+                                  revision=opts.revision, refresh=opts.refresh_tables, quiet=opts.quiet)
+        for r in out.tables:
+            if r.status == "missing":
+                log(f"{t.name}: table {r.config}/{r.split} not found on the Hub ({r.detail})")
+        done = [r for r in out.tables if r.path is not None]
+        if not opts.quiet:
+            log(f"{t.name}: {len(done)} table(s), {sum(r.rows for r in done):,} rows from {hf_path} "
+                f"({time.perf_counter() - t0:.1f} s)")
+    if opts.media and t.media == "url_image":
+        out.fetch = fetch_urls(t, opts, log)
+    elif opts.media and t.media == "video" and hf_path and opts.tables:
+        out.fetch = fetch_mapped_videos(t, hf_path, opts, log)
+
+
+def fetch_mapped_videos(t: Target, hf_path: str, opts: DownloadOptions, log: Log) -> FetchStats | None:
+    """Videos the repo's YouTube-id mapping file gives a downloadable URL for (the rest is listed as
+    a manual download by the report)."""
+    mapping = load_mapping(hf_path, opts.revision)
+    if mapping is None:
+        return None
+    items = video_items(t, opts.root, mapping)
+    if opts.shard and opts.shard[1] > 1:
+        items = [i for i in items if int(paths.url_key(i.record_key)[:8], 16) % opts.shard[1] == opts.shard[0]]
+    if not items:
+        return None
+    bar = _Bar(f"{t.name} videos", opts.quiet)
+    stats = fetch_media(items, paths.video_dir("youtube", opts.root), manifest_path(opts.root, t.name, opts.shard),
+                        opts.fetch, previous=load_records(opts.root, t.name), progress=bar.update,
+                        on_start=bar.start)
+    bar.close()
+    log(f"{t.name}: {stats.downloaded:,} videos downloaded from {MAPPING_FILE} URLs "
+        f"({stats.bytes / 1e9:,.2f} GB), {sum(stats.failed.values()):,} failed, "
+        f"{sum(stats.transient.values()):,} to retry")
+    return stats
+
+
+def load_mapping(repo: str, revision: str | None) -> dict | None:
+    """The repo's youtube_id_to_urls_mapping.json, or None when it has none (or it cannot be read)."""
+    from huggingface_hub import hf_hub_download
+
+    hs = hub_settings()
+    try:
+        path = hf_hub_download(repo, MAPPING_FILE, repo_type="dataset", revision=revision, **hs)
+    except Exception:  # not in this repo (EntryNotFound), offline and not cached, ...
+        return None
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def fetch_urls(t: Target, opts: DownloadOptions, log: Log) -> FetchStats:
+    items, notes = media_items(t, opts.root, opts.shard)
+    for note, n in notes.items():
+        log(f"{t.name}: {n:,} × {note}")
+    records = load_records(opts.root, t.name)
+    bar = _Bar(t.name, opts.quiet)
+    stats = fetch_media(items, paths.image_dir(opts.root), manifest_path(opts.root, t.name, opts.shard),
+                        opts.fetch, previous=records, progress=bar.update, on_start=bar.start)
+    bar.close()
+    if not opts.quiet or stats.failed or stats.transient:
+        log(f"{t.name}: {stats.downloaded:,} downloaded ({stats.bytes / 1e6:,.1f} MB, {stats.seconds:.1f} s), "
+            f"{stats.present:,} already present, {sum(stats.failed.values()):,} failed, "
+            f"{sum(stats.transient.values()):,} to retry, {stats.skipped_failed:,} earlier failures skipped")
+    return stats
+
+
+def dry_run_plan(t: Target, opts: DownloadOptions) -> dict[str, int]:
+    """What a run would do, from local state only (no network)."""
+    plan = {"tables_present": len(t.table_files(opts.root)),
+            "tables_wanted": len(t.cls.CONFIGS) * len(t.source_splits())}
+    if t.media == "url_image" and plan["tables_present"]:
+        items, _ = media_items(t, opts.root, opts.shard)
+        have = _present(opts.root)
+        records = load_records(opts.root, t.name)
+        present = sum(paths.url_key(i.url) in have for i in items)
+        failed = sum(1 for i in items if paths.url_key(i.url) not in have
+                     and (r := records.get(i.url)) is not None and r.status == FAILED)
+        plan.update(urls=len(items), present=present, skip_failed=0 if opts.fetch.retry_failed else failed,
+                    to_fetch=len(items) - present - (0 if opts.fetch.retry_failed else failed))
+    return plan
+
+
+def _present(root: Path) -> set[str]:
+    from molmo2_data.datasets.media_store import list_names
+
+    return list_names(paths.image_dir(root))
+
+
+class _Bar:
+    """Per-dataset progress: files, bytes, rate, failures (tqdm); silent with ``quiet``."""
+
+    def __init__(self, name: str, quiet: bool):
+        self.name, self.quiet = name, quiet
+        self.bar = None
+        self.bytes = 0
+        self.failures = 0
+        self.t0 = time.perf_counter()
+        self._last = 0.0
+
+    def start(self, todo: int, done: int) -> None:
+        if self.quiet or todo == 0:
+            return
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=todo, desc=self.name, unit="img", dynamic_ncols=True, mininterval=0.5)
+        self.t0 = time.perf_counter()
+
+    def update(self, files: int, nbytes: int, failures: int) -> None:
+        self.bytes += nbytes
+        self.failures += failures
+        if self.bar is None:
+            return
+        self.bar.update(files)
+        now = time.perf_counter()
+        if now - self._last > 0.5:
+            self._last = now
+            rate = self.bytes / max(now - self.t0, 1e-6) / 1e6
+            self.bar.set_postfix_str(f"{self.bytes / 1e6:,.0f} MB, {rate:,.1f} MB/s, {self.failures:,} failed",
+                                     refresh=False)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
