@@ -97,3 +97,29 @@ def encode_jpeg(image: np.ndarray | Image.Image, quality: int = 90) -> bytes:
     buf = io.BytesIO()
     img.convert("RGB").save(buf, format="JPEG", quality=quality)
     return buf.getvalue()
+
+
+def decode_image_draft(src: ImageSource, min_size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
+    """Fast path: decode a JPEG at a reduced DCT scale (1/2, 1/4 or 1/8) that still covers ``min_size``
+    = (height, width) as displayed; other formats decode fully. Returns (RGB array, (H, W) of the full
+    image as displayed). The pixels differ from a full decode + resize, so this is opt-in.
+    """
+    img = _open(src)
+    try:
+        w, h = img.size
+        orientation = img.getexif().get(0x0112, 1) if img.format == "JPEG" else 1
+        swap = orientation in (5, 6, 7, 8)
+        full = (w, h) if swap else (h, w)  # (H, W) as displayed
+        if img.format == "JPEG":
+            want_h, want_w = min_size
+            stored_req = (want_h, want_w) if swap else (want_w, want_h)  # (w, h) in stored orientation
+            img.draft("RGB", stored_req)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img.load()
+        img = ImageOps.exif_transpose(img)
+        return np.asarray(to_rgb(img)), (int(full[0]), int(full[1]))
+    except MediaDecodeError:
+        raise
+    except Exception as e:
+        raise MediaDecodeError(f"not a decodable image: {_name(src)}: {e}") from e

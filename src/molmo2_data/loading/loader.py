@@ -1,0 +1,245 @@
+"""``get_dataloader(stage, ...)``: the main job.
+
+Work split: DataLoader workers do the expensive, order-free part (draw -> read -> decode ->
+preprocess -> tokenize one global example index); the main process receives encoded examples *in
+index order* (a map-style dataset with an ordered sampler), packs them and collates batches. Packing
+decisions need only lengths, so they are cheap — and because they happen in one place in a fixed
+order, the batches are the same whatever ``num_workers`` is, and a checkpoint (the rank cursor plus
+the packer's buffered indices) resumes exactly.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+from molmo2_data.loading.collate import collate, to_torch
+from molmo2_data.loading.cursor import RankCursor
+from molmo2_data.loading.encode import EncodedExample, EncodeFailure, ExampleEncoder
+from molmo2_data.loading.mixtures import STAGES, Mixture, StageConfig, custom_mixture
+from molmo2_data.loading.packing import Packer, PackingConfig, pack
+from molmo2_data.loading.source import StageSource
+from molmo2_data.text.tokenize import LossWeight, TokenizeConfig
+from molmo2_data.text.tokenizer import Molmo2Tokenizer, load_tokenizer
+from molmo2_data.vision.image import ImageConfig
+from molmo2_data.vision.preprocessor import VisionPreprocessor
+from molmo2_data.vision.video import VideoConfig
+
+PRETRAIN_STAGES = ("pretraining", "molmo2-pretrain")
+
+
+class BatchIterator:
+    """Framework-free core: encoded examples in index order -> packed sequences -> numpy batches."""
+
+    def __init__(self, source: StageSource, cursor: RankCursor, batch_size: int, sequence_length: int,
+                 packing: PackingConfig | None, pad_to: str = "max"):
+        self.source = source
+        self.cursor = cursor
+        self.batch_size = batch_size
+        self.sequence_length = sequence_length
+        self.packing = packing
+        self.pad_to = pad_to
+        self.skipped: Counter[str] = Counter()
+        self.batches = 0
+        self._buffered: list[int] = list(cursor.buffered)
+
+    def state_dict(self) -> dict[str, Any]:
+        state = self.cursor.state(self._buffered)
+        state["batches"] = self.batches
+        state["skipped"] = dict(self.skipped)
+        return state
+
+    def run(self, encoded: Iterator[tuple[int, EncodedExample | EncodeFailure]]) -> Iterator[dict[str, Any]]:
+        """Consume (index, encoded) pairs in scan order (buffered replays first) and yield batches."""
+        packer = Packer(self.packing) if self.packing is not None else None
+        replay = set(self.cursor.buffered)
+        pending = []
+        for e, enc in encoded:
+            if e in replay:
+                replay.discard(e)
+            else:
+                self.cursor.advance_past(e)
+            if isinstance(enc, EncodeFailure):
+                self.skipped[enc.reason.split(":")[0]] += 1
+                continue
+            if packer is None:
+                seq = pack([enc])
+            else:
+                seq = packer.push(enc)
+                self._buffered = [b.metadata["index"] for b in packer.buffer]
+            if seq is None:
+                continue
+            pending.append(seq)
+            if len(pending) == self.batch_size:
+                self.batches += 1
+                yield collate(pending, self.sequence_length, self.pad_to)
+                pending = []
+
+
+class _EncodeByIndex:
+    """Map-style dataset for torch: index -> (index, encoded example)."""
+
+    def __init__(self, source: StageSource):
+        self.source = source
+
+    def __getitem__(self, e: int) -> tuple[int, Any]:
+        return e, self.source.encode(int(e))
+
+    def __len__(self) -> int:  # the stream is infinite; DataLoader never asks with a sampler
+        return 2**62
+
+
+def _identity(x: Any) -> Any:
+    return x
+
+
+def _make_torch_loader_class():
+    import torch.utils.data as tud
+
+    class _Scan(tud.Sampler):
+        def __init__(self, owner: Molmo2DataLoader):
+            self.owner = owner
+
+        def __iter__(self):
+            return self.owner._core.cursor.scan()
+
+    class Molmo2DataLoader(tud.DataLoader):
+        """A ``torch.utils.data.DataLoader`` of packed, collated batches with ``state_dict()`` /
+        ``load_state_dict()`` for exact resumption."""
+
+        def __init__(self, core: BatchIterator, num_workers: int, prefetch_factor: int | None, as_torch: bool):
+            self._core = core
+            self._as_torch = as_torch
+            kw: dict[str, Any] = {}
+            if num_workers > 0:
+                kw.update(prefetch_factor=prefetch_factor or 4, persistent_workers=False)
+            super().__init__(_EncodeByIndex(core.source), batch_size=None, sampler=_Scan(self),
+                             num_workers=num_workers, collate_fn=_identity, **kw)
+
+        def __iter__(self):
+            for batch in self._core.run(super().__iter__()):
+                yield to_torch(batch) if self._as_torch else batch
+
+        def __len__(self) -> int:
+            raise TypeError("the stage stream is infinite")
+
+        def state_dict(self) -> dict[str, Any]:
+            return self._core.state_dict()
+
+        def load_state_dict(self, state: dict[str, Any] | list[dict[str, Any]]) -> None:
+            c = self._core.cursor
+            self._core.cursor = RankCursor.restore(state, c.rank, c.world_size)
+            self._core._buffered = list(self._core.cursor.buffered)
+            if isinstance(state, dict):
+                self._core.batches = state.get("batches", 0)
+
+        @property
+        def report(self) -> dict[str, Any]:
+            return {**self._core.source.report(), "skipped": dict(self._core.skipped)}
+
+    return Molmo2DataLoader
+
+
+class NumpyBatches:
+    """The same stream without torch: ``for batch in get_dataloader(..., framework="numpy")``."""
+
+    def __init__(self, core: BatchIterator):
+        self._core = core
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        src = self._core.source
+        return self._core.run((e, src.encode(e)) for e in self._core.cursor.scan())
+
+    def state_dict(self) -> dict[str, Any]:
+        return self._core.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any] | list[dict[str, Any]]) -> None:
+        c = self._core.cursor
+        self._core.cursor = RankCursor.restore(state, c.rank, c.world_size)
+        self._core._buffered = list(self._core.cursor.buffered)
+
+    @property
+    def report(self) -> dict[str, Any]:
+        return {**self._core.source.report(), "skipped": dict(self._core.skipped)}
+
+
+def _dist_rank_world(rank: int | None, world_size: int | None) -> tuple[int, int]:
+    if rank is not None and world_size is not None:
+        return rank, world_size
+    try:
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            return (dist.get_rank() if rank is None else rank,
+                    dist.get_world_size() if world_size is None else world_size)
+    except ImportError:
+        pass
+    return (rank or 0), (world_size or 1)
+
+
+def stage_config(stage: str | StageConfig) -> StageConfig:
+    if isinstance(stage, StageConfig):
+        return stage
+    if stage not in STAGES:
+        from molmo2_data.datasets.base import _unknown
+
+        raise ValueError(_unknown("unknown stage", stage, list(STAGES)))
+    return STAGES[stage]
+
+
+def build_encoder(cfg: StageConfig, tokenizer: Molmo2Tokenizer, sequence_length: int, mixture: Mixture,
+                  max_frames: int) -> ExampleEncoder:
+    if cfg.name in PRETRAIN_STAGES:
+        tok_cfg = TokenizeConfig.pretrain(max_sequence_length=sequence_length,
+                                          loss_weight=LossWeight(1.0, root_length=False, root_subsegments=False))
+    else:
+        flat = {m.dataset: LossWeight(m.loss_weight, root_length=False, root_subsegments=False)
+                for m in mixture.members() if m.loss_weight is not None}
+        tok_cfg = TokenizeConfig.sft(max_sequence_length=sequence_length, dataset_weights=flat)
+    vision = VisionPreprocessor(image=ImageConfig(normalize_on_gpu=True, max_crops=cfg.max_crops),
+                                video=VideoConfig(max_frames=max_frames, max_fps=cfg.max_fps, normalize_on_gpu=True))
+    return ExampleEncoder(tokenizer, tok_cfg, vision, sequence_length)
+
+
+def get_dataloader(stage: str | StageConfig = "pretraining", batch_size: int = 8, num_workers: int = 0,
+                   seed: int | None = None, rank: int | None = None, world_size: int | None = None,
+                   tokenizer: str | Molmo2Tokenizer = "qwen3", sequence_length: int | None = None,
+                   split: str = "train", root: str | os.PathLike | None = None, packing: bool | None = None,
+                   mixture: Mixture | dict | str | os.PathLike | None = None, max_frames: int | None = None,
+                   pad_to: str = "max", framework: str = "torch", prefetch_factor: int | None = None,
+                   packing_buffer: int = 48):
+    """A DataLoader for a training stage.
+
+    ``stage``: pretraining / sft / long-context (the seed's recipes) or molmo2-pretrain / molmo2-sft /
+    molmo2-long-context (the official ones). ``batch_size``: packed sequences per rank and step.
+    ``mixture``: a custom mixture (dict, YAML/JSON path or :class:`Mixture`) replacing the stage's.
+    ``framework="numpy"``: a framework-free iterator of numpy batches (no torch needed).
+    ``packing_buffer``: examples the packer chooses from (official 48).
+    Rank and world size come from ``torch.distributed`` when not given.
+    """
+    cfg = stage_config(stage)
+    if mixture is not None:
+        mixture = mixture if isinstance(mixture, Mixture) else custom_mixture(mixture)
+    else:
+        mixture = cfg.mixture()
+    L = sequence_length or cfg.sequence_length
+    frames = max_frames or cfg.max_frames
+    tok = tokenizer if isinstance(tokenizer, Molmo2Tokenizer) else load_tokenizer(tokenizer)
+    encoder = build_encoder(cfg, tok, L, mixture, frames)
+    source = StageSource(mixture, encoder, seed=cfg.data_seed if seed is None else seed, split=split, root=root)
+    rank, world = _dist_rank_world(rank, world_size)
+    use_packing = cfg.packing if packing is None else packing
+    max_crops = max(frames, 16) if cfg.name not in PRETRAIN_STAGES else 16
+    pack_cfg = PackingConfig(sequence_length=L, max_crops=max_crops, buffer_size=packing_buffer,
+                             image_weight=1.0 if cfg.name in PRETRAIN_STAGES else 30.0) if use_packing else None
+    core = BatchIterator(source, RankCursor.fresh(rank, world), batch_size, L, pack_cfg, pad_to)
+    if framework == "numpy":
+        return NumpyBatches(core)
+    if framework != "torch":
+        raise ValueError("framework must be 'torch' or 'numpy'")
+    return _make_torch_loader_class()(core, num_workers, prefetch_factor, as_torch=True)
+
+
+__all__ = ["BatchIterator", "NumpyBatches", "get_dataloader", "stage_config"]

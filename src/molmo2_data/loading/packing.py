@@ -1,0 +1,176 @@
+"""Packing several encoded examples into one sequence (FORMATS.md §5.3).
+
+A bounded buffer (48) of encoded examples; once full, every arriving example triggers a 0/1
+two-dimensional knapsack over the buffered ones — text tokens (quantised to ``L // 512`` granularity)
+against image crops — maximising ``tokens * text_weight + crops * image_weight``; the chosen set is
+emitted as one sequence (in descending buffer order, as the official packer) and the new example
+enters the buffer. An example that fills the sequence on its own is emitted alone at once.
+
+Packed sequences carry per-token ``document_ids`` (no token may attend across examples),
+``cu_seqlens`` for variable-length attention kernels, position ids restarting per example, and the
+subsegment ids of message trees (offset by 100000 per example, as the official packer does).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from molmo2_data.loading.encode import EncodedExample
+
+EXAMPLE_SUBSEGMENT_STRIDE = 100000
+
+
+@dataclass(frozen=True)
+class PackingConfig:
+    sequence_length: int
+    max_crops: int  # crops of all examples of one sequence (16 pretrain, 128 SFT, 384 long-context)
+    buffer_size: int = 48
+    text_weight: float = 1.0
+    image_weight: float = 1.0  # 30 in SFT
+    text_granularity: int | None = None  # default max(1, L // 512)
+
+    @property
+    def granularity(self) -> int:
+        return self.text_granularity or max(1, self.sequence_length // 512)
+
+
+@dataclass
+class PackedSequence:
+    input_ids: np.ndarray
+    target_ids: np.ndarray
+    loss_weights: np.ndarray
+    position_ids: np.ndarray
+    subsegment_ids: np.ndarray
+    document_ids: np.ndarray  # (T,) 0..n_docs-1
+    cu_seqlens: np.ndarray  # (n_docs + 1,) int32 boundaries within the sequence
+    pixels: np.ndarray | None
+    token_pooling: np.ndarray | None  # indexes the concatenated crops' patches
+    patch_masks: np.ndarray | None
+    metadata: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def n_tokens(self) -> int:
+        return len(self.input_ids)
+
+    @property
+    def n_crops(self) -> int:
+        return 0 if self.pixels is None else len(self.pixels)
+
+
+def pack(examples: list[EncodedExample]) -> PackedSequence:
+    """Concatenate examples into one sequence (offsetting subsegments and pooling indices)."""
+    subs, docs, pooling, pixels, masks = [], [], [], [], []
+    patch_offset = 0
+    pool_width = max((e.token_pooling.shape[1] for e in examples if e.token_pooling is not None), default=0)
+    for k, e in enumerate(examples):
+        base = k * EXAMPLE_SUBSEGMENT_STRIDE
+        subs.append(np.full(e.n_tokens, base, np.int64) if e.subsegment_ids is None else e.subsegment_ids + base)
+        docs.append(np.full(e.n_tokens, k, np.int64))
+        if e.pixels is not None:
+            tp = e.token_pooling.astype(np.int64)
+            tp = np.where(tp >= 0, tp + patch_offset, -1)
+            if tp.shape[1] < pool_width:
+                tp = np.pad(tp, ((0, 0), (0, pool_width - tp.shape[1])), constant_values=-1)
+            pooling.append(tp)
+            pixels.append(e.pixels)
+            masks.append(e.patch_masks)
+            patch_offset += e.pixels.shape[0] * e.pixels.shape[1]
+    lengths = np.array([e.n_tokens for e in examples], dtype=np.int32)
+    cu = np.zeros(len(examples) + 1, dtype=np.int32)
+    np.cumsum(lengths, out=cu[1:])
+    return PackedSequence(
+        input_ids=np.concatenate([e.input_ids for e in examples]),
+        target_ids=np.concatenate([e.target_ids for e in examples]),
+        loss_weights=np.concatenate([e.loss_weights for e in examples]),
+        position_ids=np.concatenate([e.position_ids for e in examples]),
+        subsegment_ids=np.concatenate(subs),
+        document_ids=np.concatenate(docs),
+        cu_seqlens=cu,
+        pixels=np.concatenate(pixels) if pixels else None,
+        token_pooling=np.concatenate(pooling) if pooling else None,
+        patch_masks=np.concatenate(masks) if masks else None,
+        metadata=[e.metadata for e in examples],
+    )
+
+
+def knapsack(sizes: np.ndarray, crops: np.ndarray, values: np.ndarray, cap_size: int, cap_crops: int) -> list[int]:
+    """0/1 knapsack with two capacities; returns chosen item indices (ascending). float32 DP."""
+    dp = np.zeros((cap_size + 1, cap_crops + 1), dtype=np.float32)
+    take = np.zeros((len(sizes), cap_size + 1, cap_crops + 1), dtype=bool)
+    for k in range(len(sizes)):
+        s, c, v = int(sizes[k]), int(crops[k]), np.float32(values[k])
+        if s > cap_size or c > cap_crops:
+            continue
+        cand = dp[: cap_size + 1 - s, : cap_crops + 1 - c] + v
+        region = dp[s:, c:]
+        better = cand > region
+        take[k, s:, c:] = better
+        dp[s:, c:] = np.where(better, cand, region)
+    chosen = []
+    t, c = cap_size, cap_crops
+    for k in range(len(sizes) - 1, -1, -1):
+        if take[k, t, c]:
+            chosen.append(k)
+            t -= int(sizes[k])
+            c -= int(crops[k])
+    return sorted(chosen)
+
+
+class Packer:
+    """The buffered packer. ``push`` an example, get zero or one packed sequence back; ``flush`` at
+    the end of a finite stream. ``buffered`` lists what a checkpoint must remember."""
+
+    def __init__(self, config: PackingConfig):
+        self.config = config
+        self.buffer: list[EncodedExample] = []
+
+    @property
+    def buffered(self) -> list[EncodedExample]:
+        return list(self.buffer)
+
+    def _quantised(self, e: EncodedExample) -> int:
+        return math.ceil(e.n_tokens / self.config.granularity)
+
+    def _cap(self) -> int:
+        return self.config.sequence_length // self.config.granularity
+
+    def _choose(self) -> list[int]:
+        cfg = self.config
+        sizes = np.array([self._quantised(e) for e in self.buffer])
+        crops = np.array([e.n_crops for e in self.buffer])
+        values = np.array([e.n_tokens * cfg.text_weight + e.n_crops * cfg.image_weight for e in self.buffer])
+        chosen = knapsack(sizes, crops, values, self._cap(), cfg.max_crops)
+        return chosen or [0]  # never stall: an item that fits nothing is emitted alone
+
+    def _emit(self, chosen: list[int]) -> PackedSequence:
+        picked = [self.buffer[i] for i in sorted(chosen, reverse=True)]  # official order: descending
+        for i in sorted(chosen, reverse=True):
+            del self.buffer[i]
+        return pack(picked)
+
+    def push(self, example: EncodedExample) -> PackedSequence | None:
+        if self._quantised(example) >= self._cap() or example.n_crops >= self.config.max_crops:
+            return pack([example])
+        out = None
+        if len(self.buffer) >= self.config.buffer_size:
+            out = self._emit(self._choose())
+        self.buffer.append(example)
+        return out
+
+    def flush(self) -> Iterator[PackedSequence]:
+        while self.buffer:
+            yield self._emit(self._choose())
+
+
+def pack_stream(examples: Iterable[EncodedExample], config: PackingConfig) -> Iterator[PackedSequence]:
+    packer = Packer(config)
+    for e in examples:
+        out = packer.push(e)
+        if out is not None:
+            yield out
+    yield from packer.flush()

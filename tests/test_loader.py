@@ -1,0 +1,165 @@
+"""get_dataloader: determinism, resume, worker-count and world-size invariance, a training step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from molmo2_data.loading.loader import get_dataloader
+from molmo2_data.text.tokenizer import load_tokenizer
+
+MIX = {"pixmo-cap": 0.4, "pixmo-points": 0.3, "molmo2-tulu4": 0.2, "pixmo-count": 0.1}
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return load_tokenizer("qwen3")
+
+
+def loader(root: Path, tok, **kw):
+    base = dict(stage="pretraining", batch_size=2, root=root, sequence_length=768, tokenizer=tok, mixture=MIX,
+                packing_buffer=6, seed=3)
+    base.update(kw)
+    return get_dataloader(**base)
+
+
+def take(dl, n: int) -> list[dict]:
+    it = iter(dl)
+    return [next(it) for _ in range(n)]
+
+
+def same(a: list[dict], b: list[dict]) -> bool:
+    def norm(batch):
+        return {k: np.asarray(v) for k, v in batch.items() if k != "metadata"}, batch["metadata"]
+
+    for x, y in zip(a, b, strict=True):
+        (ax, am), (bx, bm) = norm(x), norm(y)
+        if am != bm or ax.keys() != bx.keys() or any(not np.array_equal(ax[k], bx[k]) for k in ax):
+            return False
+    return True
+
+
+def indices(batches: list[dict]) -> list[int]:
+    return [m["index"] for b in batches for row in b["metadata"] for m in row]
+
+
+def test_batches_are_well_formed(sample_root: Path, tok) -> None:
+    b = take(loader(sample_root, tok, framework="numpy"), 1)[0]
+    assert b["input_ids"].shape == (2, 768) and b["labels"].shape == (2, 768)
+    valid = b["input_ids"] >= 0
+    assert ((b["labels"] != -100) <= valid).all()  # loss only on real tokens
+    assert (b["loss_weights"][~valid] == 0).all() and (b["loss_weights"][b["labels"] != -100] == 1).all()
+    assert b["cu_seqlens"][0] == 0 and b["cu_seqlens"][-1] == 2 * 768
+    assert np.all(np.diff(b["cu_seqlens"]) > 0)
+    for row in range(2):
+        docs = b["document_ids"][row][valid[row]]
+        assert docs[0] == 0 and np.all(np.diff(docs) >= 0)  # contiguous documents
+        # positions restart at every document
+        starts = np.flatnonzero(np.diff(docs)) + 1
+        assert (b["position_ids"][row][starts] == 0).all()
+    # every pooled token indexes a real patch of its row
+    tp = b["token_pooling"]
+    n_patches = b["images"].shape[1] * b["images"].shape[2]
+    assert tp.max() < n_patches and tp.min() >= -1
+
+
+def test_two_runs_identical_and_numpy_equals_torch(sample_root: Path, tok) -> None:
+    a = take(loader(sample_root, tok, framework="numpy"), 4)
+    b = take(loader(sample_root, tok, framework="numpy"), 4)
+    t = take(loader(sample_root, tok, num_workers=0), 4)
+    assert same(a, b)
+    assert same(a, [{k: (v.numpy() if hasattr(v, "numpy") else v) for k, v in x.items()} for x in t])
+    c = take(loader(sample_root, tok, framework="numpy", seed=4), 4)
+    assert not same(a, c)
+
+
+@pytest.mark.parametrize("workers", [1, 2, 4])
+def test_worker_count_does_not_change_the_stream(sample_root: Path, tok, workers: int) -> None:
+    ref = take(loader(sample_root, tok, framework="numpy"), 3)
+    got = take(loader(sample_root, tok, num_workers=workers), 3)
+    assert same(ref, [{k: (v.numpy() if hasattr(v, "numpy") else v) for k, v in x.items()} for x in got])
+
+
+@pytest.mark.parametrize("step", [1, 3])
+def test_resume_gives_the_batch_that_would_have_come(sample_root: Path, tok, step: int) -> None:
+    full = take(loader(sample_root, tok, framework="numpy"), step + 2)
+    first = loader(sample_root, tok, framework="numpy")
+    it = iter(first)
+    for _ in range(step):
+        next(it)
+    state = first.state_dict()
+    resumed = loader(sample_root, tok, num_workers=2)  # also with another worker count
+    resumed.load_state_dict(state)
+    rest = take(resumed, 2)
+    assert same(full[step:], [{k: (v.numpy() if hasattr(v, "numpy") else v) for k, v in x.items()} for x in rest])
+
+
+def test_world_size_change_neither_repeats_nor_skips(sample_root: Path, tok) -> None:
+    seen: list[int] = []
+    states = []
+    for rank in range(2):
+        dl = loader(sample_root, tok, framework="numpy", rank=rank, world_size=2)
+        seen += indices(take(dl, 2))
+        states.append(dl.state_dict())
+    final_buffered: list[int] = []
+    nexts = []
+    for rank in range(3):
+        dl = loader(sample_root, tok, framework="numpy", rank=rank, world_size=3)
+        dl.load_state_dict(states)
+        seen += indices(take(dl, 2))
+        st = dl.state_dict()
+        final_buffered += st["buffered"]
+        nexts.append(st["next"])
+    assert len(seen) == len(set(seen)), "an example was repeated"
+    watermark = min(nexts)
+    covered = set(seen) | set(final_buffered)
+    assert set(range(watermark)) <= covered, "an example was skipped"
+    assert not set(seen) & set(final_buffered)
+
+
+def test_a_training_step_runs_on_a_batch(sample_root: Path, tok) -> None:
+    import torch
+
+    batch = take(loader(sample_root, tok, num_workers=0), 1)[0]
+    torch.manual_seed(0)
+    vocab, dim = tok.vocab_size, 16
+    emb = torch.nn.Embedding(vocab, dim)
+    vis = torch.nn.Linear(588, dim)
+    head = torch.nn.Linear(dim, vocab)
+    ids = batch["input_ids"].clamp(min=0)
+    x = emb(ids)
+    # pooled image features added at <im_patch> positions, as the model does
+    patches = vis(batch["images"].float().flatten(1, 2) / 255.0)  # [B, crops*patches, dim]
+    tp = batch["token_pooling"]
+    pooled = torch.stack([(patches[b][tp[b].clamp(min=0)] * (tp[b] >= 0)[..., None]).mean(1) for b in range(len(tp))])
+    im_patch = batch["input_ids"] == tok.special.im_patch
+    for b in range(len(tp)):
+        n = int(im_patch[b].sum())
+        x[b, im_patch[b]] = x[b, im_patch[b]] + pooled[b, :n]
+    # causal attention inside each document only
+    doc = batch["document_ids"]
+    L = ids.shape[1]
+    mask = (doc[:, :, None] == doc[:, None, :]) & torch.ones(L, L, dtype=torch.bool).tril() & (doc[:, :, None] >= 0)
+    att = torch.softmax(torch.where(mask, x @ x.transpose(1, 2) / dim**0.5, torch.tensor(-1e9)), -1)
+    logits = head(att @ x)
+    ce = torch.nn.functional.cross_entropy(logits.flatten(0, 1), batch["labels"].flatten(), ignore_index=-100,
+                                           reduction="none")
+    w = batch["loss_weights"].flatten()
+    loss = (ce * w).sum() / w.sum()
+    loss.backward()
+    assert torch.isfinite(loss) and 5 < loss.item() < 20  # ~ln(vocab) at initialisation
+    assert emb.weight.grad.abs().sum() > 0 and vis.weight.grad.abs().sum() > 0
+
+
+def test_absent_members_are_reported_and_unknown_stage_fails(tmp_path: Path, sample_root: Path, tok) -> None:
+    from molmo2_data.sample import write_sample
+
+    write_sample(tmp_path, datasets=["pixmo-cap"], progress=False)
+    with pytest.warns(UserWarning, match=r"1 member\(s\) absent and renormalised away: pixmo-clocks"):
+        dl = loader(tmp_path, tok, framework="numpy", mixture={"pixmo-cap": 1, "pixmo-clocks": 1})
+    assert dl.report["rates"] == {"pixmo-cap": 1.0} and "pixmo-clocks" in dl.report["absent"]
+    assert take(dl, 1)[0]["input_ids"].shape == (2, 768)
+    with pytest.raises(ValueError, match="unknown stage 'pretrain'"):
+        get_dataloader("pretrain", root=sample_root, tokenizer=tok)
