@@ -159,19 +159,33 @@ def clean_stale_parts(store: Path) -> int:
             continue
         try:
             pid = int(e.name[: -len(PART_SUFFIX)].rsplit(".", 1)[1])
-            os.kill(pid, 0)
-            if pid != os.getpid():
-                continue  # another live downloader
-        except (IndexError, ValueError, ProcessLookupError):
-            pass
-        except PermissionError:
-            continue
+        except (IndexError, ValueError):
+            pid = None
+        if pid is not None and pid != os.getpid() and _process_alive(pid):
+            continue  # another live downloader
         try:
             os.unlink(e.path)
             removed += 1
         except FileNotFoundError:
             pass
     return removed
+
+
+def _process_alive(pid: int) -> bool:
+    """True for a running process; False for a gone one and for a zombie (a killed worker not yet
+    reaped still answers ``kill(pid, 0)``)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+        return state not in ("Z", "X")
+    except (OSError, IndexError):
+        return True
 
 
 def present_keys(store: Path) -> set[str]:
@@ -265,6 +279,7 @@ class Fetcher:
         elif todo:
             asyncio.run(self._run(todo))
         self.writer.flush()
+        clean_stale_parts(self.store)  # workers of a killed run may have died only while we ran
         self.stats.seconds = time.perf_counter() - t0
         return self.stats
 
