@@ -163,3 +163,24 @@ def test_absent_members_are_reported_and_unknown_stage_fails(tmp_path: Path, sam
     assert take(dl, 1)[0]["input_ids"].shape == (2, 768)
     with pytest.raises(ValueError, match="unknown stage 'pretrain'"):
         get_dataloader("pretrain", root=sample_root, tokenizer=tok)
+
+
+def test_bad_examples_are_counted_and_a_dead_member_stops_the_run(tmp_path: Path, tok) -> None:
+    from molmo2_data import paths
+    from molmo2_data.errors import Molmo2DataError
+    from molmo2_data.sample import write_sample
+
+    write_sample(tmp_path, datasets=["pixmo-cap", "molmo2-tulu4"], progress=False)
+    images = sorted(paths.image_dir(tmp_path).iterdir())
+    for p in images[:5]:
+        p.write_bytes(b"not an image")
+    mix = {"pixmo-cap": 0.5, "molmo2-tulu4": 0.5}
+    a = loader(tmp_path, tok, framework="numpy", mixture=mix)
+    batches = take(a, 3)
+    skipped = a.report["skipped"]
+    assert skipped["pixmo-cap: MediaDecodeError"] >= 1  # counted per dataset and reason
+    assert same(batches, take(loader(tmp_path, tok, framework="numpy", mixture=mix), 3))  # still deterministic
+    for p in images:
+        p.write_bytes(b"not an image")
+    with pytest.raises(Molmo2DataError, match="'pixmo-cap' failed on each of its first 32 examples"):
+        take(loader(tmp_path, tok, framework="numpy", mixture={"pixmo-cap": 0.9, "molmo2-tulu4": 0.1}), 50)

@@ -34,43 +34,72 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from molmo2_data.loading.loader import get_dataloader
+def _data_root_note(args: argparse.Namespace) -> str:
+    """Use downloaded data when present, else the embedded sample data (written on first use)."""
+    from molmo2_data.paths import data_root
+    from molmo2_data.sample import write_sample
 
+    root = data_root(args.root)
+    tables = root / "tables"
+    if not tables.is_dir() or not any(tables.iterdir()):
+        print(f"no local data under {root}: writing the embedded sample data there first")
+        write_sample(root, progress=True)
+    if (root / "SAMPLE_DATA").exists():
+        return f"using the embedded sample data in {root} (run `molmo2-data download` for real data)"
+    return f"using downloaded data in {root}"
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from molmo2_data.loading.loader import get_dataloader
+    from molmo2_data.loading.preview import achieved_mix, describe_row, packing_fill
+    from molmo2_data.text.tokenizer import load_tokenizer
+
+    note = _data_root_note(args)
     t0 = time.perf_counter()
+    tok = load_tokenizer(args.tokenizer)
     dl = get_dataloader(args.stage, batch_size=args.batch_size, num_workers=args.num_workers, seed=args.seed,
-                        rank=args.rank, world_size=args.world_size, tokenizer=args.tokenizer,
+                        rank=args.rank, world_size=args.world_size, tokenizer=tok,
                         sequence_length=args.sequence_length, root=args.root, mixture=args.mixture,
                         max_frames=args.max_frames, framework=args.framework)
     report = dl.report
-    print(f"stage {args.stage}: mixture {report['mixture']}, "
-          f"{len(report['rates'])} datasets (absent: {', '.join(report['absent']) or 'none'})")
-    for name, rate in report["rates"].items():
-        print(f"  {name:<40} rate {rate:.4f}  examples {report['lengths'][name]:,}")
+    print(note)
+    print(f"stage {args.stage}: mixture {report['mixture']}, {len(report['rates'])} datasets "
+          f"(absent: {', '.join(report['absent']) or 'none'})")
     if report.get("note"):
         print(f"  note: {report['note']}")
     t_setup = time.perf_counter() - t0
     examples = tokens = 0
+    fills, metas, first = [], [], None
     t1 = time.perf_counter()
     it = iter(dl)
-    for step in range(args.steps):
+    for step in tqdm(range(args.steps), desc="batches", unit="batch", disable=args.json):
         batch = next(it)
+        if first is None:
+            first = {k: (v.numpy() if hasattr(v, "numpy") else v) for k, v in batch.items()}
         ids = batch["input_ids"]
         ids = ids.numpy() if hasattr(ids, "numpy") else ids
         real = int((ids >= 0).sum())
         n_docs = sum(len(row) for row in batch["metadata"])
         examples += n_docs
         tokens += real
-        shapes = {k: list(v.shape) for k, v in batch.items() if hasattr(v, "shape")}
-        datasets = sorted({m["member"] for row in batch["metadata"] for m in row})
+        fills.append(packing_fill({"input_ids": ids}))
+        metas.append(batch["metadata"])
         if args.json:
+            shapes = {k: list(v.shape) for k, v in batch.items() if hasattr(v, "shape")}
             print(json.dumps({"step": step, "shapes": shapes, "examples": n_docs, "real_tokens": real,
-                              "fill": real / ids.size, "datasets": datasets}))
-        else:
-            print(f"batch {step}: {n_docs} examples packed, {real:,}/{ids.size:,} tokens "
-                  f"({real / ids.size:.0%} full), images {shapes.get('images', '-')}, from {', '.join(datasets)}")
+                              "fill": fills[-1], "datasets": sorted({m["member"] for r in batch["metadata"] for m in r})}))
     dt = time.perf_counter() - t1
-    print(f"{args.steps} batches, {examples} examples, {tokens:,} tokens in {dt:.1f} s "
-          f"({examples / dt:.1f} examples/s, {tokens / dt:,.0f} tokens/s; setup {t_setup:.1f} s); "
-          f"skipped: {dl.report['skipped'] or 'none'}")
+    shapes = {k: list(v.shape) for k, v in first.items() if hasattr(v, "shape")}
+    print(f"batch tensors: {shapes}")
+    print(f"{args.steps} batches, {examples} examples, {tokens:,} tokens in {dt:.1f} s: "
+          f"{examples / dt:.1f} examples/s, {tokens / dt:,.0f} tokens/s (setup {t_setup:.1f} s); "
+          f"packing fill {sum(fills) / len(fills):.1%}")
+    print(f"skipped: {dl.report['skipped'] or 'none'}")
+    print(f"{'dataset':<42}{'target':>8}{'achieved':>10}{'examples':>10}")
+    for name, rate, share, n in achieved_mix(metas, report["rates"]):
+        print(f"{name:<42}{rate:>8.1%}{share:>10.1%}{n:>10}")
+    print("\nfirst sequence of the first batch (⟦…⟧ = tokens the model learns to predict):")
+    print(describe_row(first, 0, tok, max_chars=2500))
     return 0

@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
+from molmo2_data.errors import Molmo2DataError
 from molmo2_data.loading.collate import collate, to_torch
 from molmo2_data.loading.cursor import RankCursor
 from molmo2_data.loading.encode import EncodedExample, EncodeFailure, ExampleEncoder
@@ -28,6 +29,7 @@ from molmo2_data.vision.preprocessor import VisionPreprocessor
 from molmo2_data.vision.video import VideoConfig
 
 PRETRAIN_STAGES = ("pretraining", "molmo2-pretrain")
+DISABLE_AFTER = 32  # a member failing on this many examples and succeeding on none stops the run
 
 
 class BatchIterator:
@@ -41,7 +43,8 @@ class BatchIterator:
         self.sequence_length = sequence_length
         self.packing = packing
         self.pad_to = pad_to
-        self.skipped: Counter[str] = Counter()
+        self.skipped: Counter[str] = Counter()  # "member: reason" -> count
+        self.ok: Counter[str] = Counter()  # member -> encoded examples
         self.batches = 0
         self._buffered: list[int] = list(cursor.buffered)
 
@@ -61,9 +64,16 @@ class BatchIterator:
                 replay.discard(e)
             else:
                 self.cursor.advance_past(e)
+            member = enc.metadata.get("member", "?")
             if isinstance(enc, EncodeFailure):
-                self.skipped[enc.reason.split(":")[0]] += 1
+                self.skipped[f"{member}: {enc.reason.split(':')[0]}"] += 1
+                failed = sum(v for k, v in self.skipped.items() if k.startswith(member + ":"))
+                if failed >= DISABLE_AFTER and self.ok[member] == 0:
+                    raise Molmo2DataError(
+                        f"mixture member {member!r} failed on each of its first {failed} examples "
+                        f"(last: {enc.reason}); fix its data or leave it out of the mixture")
                 continue
+            self.ok[member] += 1
             if packer is None:
                 seq = pack([enc])
             else:
