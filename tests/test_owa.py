@@ -733,3 +733,21 @@ def test_official_writer_recording(tmp_path: Path) -> None:
     item = VLMDatasetBuilder(str(tmp_path / "mllm"), image_format="numpy")[0]
     assert item["metadata"]["image_errors"] == []
     assert np.abs(item["images"][-1].reshape(-1, 3).mean(0) - COLORS[-1]).max() < 8
+
+
+@needs_fixtures
+def test_desktop_data_mixes_into_get_dataloader(fixture_pipeline: dict[str, Path], sample_root: Path) -> None:
+    """A custom mixture names the registered OWA dataset beside image data; batches come out packed."""
+    from molmo2_data.loading.loader import get_dataloader
+    from molmo2_data.owa.adapter import register_owa_dataset
+
+    register_owa_dataset("owa-fixtures", fixture_pipeline["mllm"])
+    dl = get_dataloader("sft", batch_size=1, root=sample_root, sequence_length=16384, framework="numpy",
+                        mixture={"owa-fixtures": 0.5, "pixmo-cap": 0.5}, packing_buffer=2, seed=1)
+    it = iter(dl)
+    members = set()
+    for _ in range(3):
+        batch = next(it)
+        members |= {m["member"] for row in batch["metadata"] for m in row}
+    assert "owa-fixtures" in members and dl.report["skipped"] == {}
+    assert batch["input_ids"].shape == (1, 16384) and (batch["labels"] != -100).any()
