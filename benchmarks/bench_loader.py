@@ -47,10 +47,11 @@ def stage_breakdown(stage: str, root: Path, n: int, seq_len: int) -> dict:
     enc = build_encoder(cfg, tok, seq_len, mixture, cfg.max_frames)
     src = StageSource(mixture, enc, seed=cfg.data_seed, root=root)
     t = {"read": 0.0, "vision": 0.0, "tokenize": 0.0, "pack+collate": 0.0}
-    packer = Packer(PackingConfig(seq_len, max_crops=max(cfg.max_frames, 16)))
+    max_crops = cfg.packing_max_crops or max(cfg.max_frames, 16)
+    packer = Packer(PackingConfig(seq_len, max_crops=max_crops))
     from molmo2_data.loading.encode import EncodedExample
 
-    pending, tokens = [], 0
+    pending, tokens, lengths = [], 0, []
     for e in range(n):
         member, item, epoch = src.draw(e)
         t0 = time.perf_counter()
@@ -67,6 +68,7 @@ def stage_breakdown(stage: str, root: Path, n: int, seq_len: int) -> dict:
         t3 = time.perf_counter()
         k = min(len(out.input_ids), seq_len)
         tokens += k
+        lengths.append((k, 0 if vis is None else len(vis.pixels)))
         ee = EncodedExample(out.input_ids[:k], out.target_ids[:k], out.loss_weights[:k].astype(np.float32),
                             out.position_ids[:k], None if out.subsegment_ids is None else out.subsegment_ids[:k],
                             None if vis is None else vis.pixels, None if vis is None else vis.token_pooling,
@@ -83,8 +85,38 @@ def stage_breakdown(stage: str, root: Path, n: int, seq_len: int) -> dict:
         t["tokenize"] += t3 - t2
         t["pack+collate"] += t4 - t3
     total = sum(t.values())
-    return {"stage": stage, "examples": n, "total_s": total, "per_s": n / total, "tokens_per_s": tokens / total,
+    return {"stage": stage, "lengths": lengths, "seq_len": seq_len, "max_crops": max_crops,
+            "image_weight": 1.0 if stage == "pretraining" else 30.0, "examples": n, "total_s": total, "per_s": n / total, "tokens_per_s": tokens / total,
             "floor_per_s": n / (t["read"] + t["vision"]), **{f"share_{k}": v / total for k, v in t.items()}}
+
+
+def packing_run(lengths: list[tuple[int, int]], seq_len: int, max_crops: int, image_weight: float,
+                n: int = 3000) -> dict:
+    """Packing alone on examples with the stage's real (tokens, crops) lengths, resampled."""
+    from molmo2_data.loading.encode import EncodedExample
+    from molmo2_data.loading.packing import Packer, PackingConfig
+
+    rng = np.random.RandomState(0)
+    picks = rng.randint(0, len(lengths), size=n)
+    exs = []
+    for i in picks:
+        t, c = lengths[i]
+        z = np.zeros(t, np.int64)
+        px = np.zeros((c, 1, 1), np.uint8) if c else None
+        tp = np.zeros((1, 4), np.int64) if c else None
+        exs.append(EncodedExample(z, z, np.ones(t, np.float32), z, None, px, tp, None if px is None else
+                                  np.ones((c, 1), np.float32), {"index": int(i)}))
+    packer = Packer(PackingConfig(seq_len, max_crops=max_crops, image_weight=image_weight))
+    seqs = []
+    t0 = time.perf_counter()
+    for e in exs:
+        out = packer.push(e)
+        if out is not None:
+            seqs.append(out)
+    dt = time.perf_counter() - t0
+    fill = sum(s.n_tokens for s in seqs) / (len(seqs) * seq_len)
+    return {"fill": fill, "decisions_per_s": n / dt, "sequences": len(seqs),
+            "examples_per_seq": (n - len(packer.buffer)) / max(len(seqs), 1)}
 
 
 def memory_run(n: int) -> list[tuple[int, float]]:
@@ -135,6 +167,12 @@ def main() -> None:
               f"{r['share_read']:>7.0%}{r['share_vision']:>8.0%}{r['share_tokenize']:>9.0%}"
               f"{r['share_pack+collate']:>7.0%}")
     print("floor = read + vision only (media decode and preprocessing every loader must do)")
+    print("\nPacking alone (knapsack, buffer 48) on the stages' real example lengths, resampled to 3,000 examples")
+    print(f"{'stage':<12}{'seq len':>8}{'fill':>8}{'target':>8}{'examples/seq':>14}{'decisions/s':>13}{'target':>9}")
+    for r in rows:
+        p = packing_run(r["lengths"], r["seq_len"], r["max_crops"], r["image_weight"])
+        print(f"{r['stage']:<12}{r['seq_len']:>8}{p['fill']:>8.1%}{'>= 97%':>8}{p['examples_per_seq']:>14.1f}"
+              f"{p['decisions_per_s']:>13,.0f}{'>= 50k':>9}")
     if not args.skip_memory:
         samples = memory_run(args.memory_examples)
         base = samples[1][1] if len(samples) > 1 else samples[0][1]

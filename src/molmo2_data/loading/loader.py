@@ -241,7 +241,7 @@ def get_dataloader(stage: str | StageConfig = "pretraining", batch_size: int = 8
     source = StageSource(mixture, encoder, seed=cfg.data_seed if seed is None else seed, split=split, root=root)
     rank, world = _dist_rank_world(rank, world_size)
     use_packing = cfg.packing if packing is None else packing
-    max_crops = max(frames, 16) if cfg.name not in PRETRAIN_STAGES else 16
+    max_crops = cfg.packing_max_crops or (max(frames, 16) if cfg.name not in PRETRAIN_STAGES else 16)
     pack_cfg = PackingConfig(sequence_length=L, max_crops=max_crops, buffer_size=packing_buffer,
                              image_weight=1.0 if cfg.name in PRETRAIN_STAGES else 30.0) if use_packing else None
     core = BatchIterator(source, RankCursor.fresh(rank, world), batch_size, L, pack_cfg, pad_to)
