@@ -4,7 +4,12 @@ is ``molmo2-data inspect [NAME] [--num-samples N]``."""
 
 import sys
 
-from molmo2_data.cli.main import main
+from molmo2_data.cli.main import main as cli_main
+
+
+def main(argv: list[str]) -> int:
+    return cli_main(["inspect", *argv])
+
 
 if __name__ == "__main__":
-    sys.exit(main(["inspect", *sys.argv[1:]]))
+    sys.exit(main(sys.argv[1:]))
