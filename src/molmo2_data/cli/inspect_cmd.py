@@ -22,6 +22,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--num-samples", "-n", type=int, default=3, help="samples to decode and show (default 3)")
     p.add_argument("--root", default=None, help="data root (default: $MOLMO_DATA_DIR or ~/.cache/molmo2-data)")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    p.add_argument("--html", default=None, metavar="FILE",
+                   help="with NAME: also write a static HTML gallery of the samples (images with points, "
+                        "tracks and counts drawn, video frame strips, the formatted conversations)")
     p.set_defaults(run=run)
 
 
@@ -52,6 +55,11 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
     name = canonical_name(args.name)
+    if args.html:
+        from molmo2_data.eval.gallery import write_gallery
+
+        out = write_gallery(name, args.split, args.html, n=args.num_samples, root=args.root)
+        print(f"wrote gallery {out}")
     samples = insp.sample_examples(name, args.split, args.num_samples, args.root)
     stats = insp.statistics(name, args.split, args.root)
     avail = insp.availability(name, args.root, args.split)

@@ -1,0 +1,45 @@
+"""``molmo2-data eval``: score a predictions JSONL against a dataset split; JSON report, table, HTML."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "eval",
+        help="score model predictions (JSONL) against a dataset's ground truth",
+        description="Score a predictions file (one JSON object per line: {\"index\": i, \"prediction\": text}, "
+                    "optionally \"annotation\": k for message trees and \"turn\": t for multi-turn messages) "
+                    "with the task's metrics. Prints a table per question type (style), task kind and "
+                    "dataset; writes the full report as JSON and optionally an HTML page with predictions "
+                    "drawn beside the ground truth. Metrics and units: docs/eval.md.",
+    )
+    p.add_argument("--dataset", required=True, help="dataset name")
+    p.add_argument("--split", default=None, help="split (default: train, or the dataset's only split)")
+    p.add_argument("--predictions", required=True, help="predictions JSONL file")
+    p.add_argument("--json", dest="json_out", default=None,
+                   help="write the JSON report here (default: <predictions>.eval.json)")
+    p.add_argument("--html", default=None, help="also write an HTML report here")
+    p.add_argument("--html-examples", type=int, default=50, help="records drawn in the HTML report (default 50)")
+    p.add_argument("--root", default=None, help="data root (default: $MOLMO_DATA_DIR or ~/.cache/molmo2-data)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from molmo2_data.datasets import canonical_name
+    from molmo2_data.eval.gallery import write_report_html
+    from molmo2_data.eval.runner import evaluate, format_table, report_json
+    from molmo2_data.inspect import default_split
+
+    name = canonical_name(args.dataset)
+    split = args.split or default_split(name)
+    report = evaluate(name, split, args.predictions, root=args.root)
+    print(format_table(report))
+    out = Path(args.json_out or f"{args.predictions}.eval.json")
+    out.write_text(report_json(report), encoding="utf-8")
+    print(f"report: {out}")
+    if args.html:
+        print(f"html: {write_report_html(report, args.html, root=args.root, max_examples=args.html_examples)}")
+    return 0
