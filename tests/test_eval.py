@@ -6,9 +6,9 @@ from __future__ import annotations
 import argparse
 import base64
 import io
-import os
 import itertools
 import json
+import os
 import re
 import shutil
 import subprocess
