@@ -184,3 +184,17 @@ def test_bad_examples_are_counted_and_a_dead_member_stops_the_run(tmp_path: Path
         p.write_bytes(b"not an image")
     with pytest.raises(Molmo2DataError, match="'pixmo-cap' failed on each of its first 32 examples"):
         take(loader(tmp_path, tok, framework="numpy", mixture={"pixmo-cap": 0.9, "molmo2-tulu4": 0.1}), 50)
+
+
+def test_cli_main_job_and_batch_preview(sample_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from molmo2_data.cli.main import main
+
+    out_html = tmp_path / "batch.html"
+    assert main(["loader", "--root", str(sample_root), "--stage", "sft", "--steps", "2", "--sequence-length", "4096",
+                 "--batch-size", "1", "--html", str(out_html)]) == 0
+    out = capsys.readouterr().out
+    assert "using the embedded sample data" in out and "packing fill" in out and "examples/s" in out
+    assert "⟦" in out and "<vision:" in out  # the decoded sequence marks loss spans and vision runs
+    page = out_html.read_text()
+    assert page.count('class="loss"') >= 1 and page.count("data:image/jpeg;base64") >= 1
+    assert page.count('<div class="doc">') == page.count("<p>document ")

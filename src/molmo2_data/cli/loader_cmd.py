@@ -31,6 +31,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tokenizer", default="qwen3", help="tokenizer (default: the offline Qwen3)")
     p.add_argument("--framework", choices=["torch", "numpy"], default="torch")
     p.add_argument("--json", action="store_true", help="one JSON line per batch")
+    p.add_argument("--html", default=None, metavar="FILE",
+                   help="write a preview page of the first batch: media with points/tracks drawn, video "
+                        "frames with timestamps, tokens with loss spans highlighted")
     p.set_defaults(run=run)
 
 
@@ -100,6 +103,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"{'dataset':<42}{'target':>8}{'achieved':>10}{'examples':>10}")
     for name, rate, share, n in achieved_mix(metas, report["rates"]):
         print(f"{name:<42}{rate:>8.1%}{share:>10.1%}{n:>10}")
+    if args.html:
+        from molmo2_data.loading.preview import write_batch_preview
+
+        write_batch_preview(first, dl._core.source, tok, args.html)
+        print(f"wrote batch preview {args.html}")
     print("\nfirst sequence of the first batch (⟦…⟧ = tokens the model learns to predict):")
     print(describe_row(first, 0, tok, max_chars=2500))
     return 0
