@@ -99,21 +99,29 @@ def pack(examples: list[EncodedExample]) -> PackedSequence:
 
 
 def knapsack(sizes: np.ndarray, crops: np.ndarray, values: np.ndarray, cap_size: int, cap_crops: int) -> list[int]:
-    """0/1 knapsack with two capacities; returns chosen item indices (ascending). float32 DP."""
-    dp = np.zeros((cap_size + 1, cap_crops + 1), dtype=np.float32)
-    take = np.zeros((len(sizes), cap_size + 1, cap_crops + 1), dtype=bool)
-    for k in range(len(sizes)):
-        s, c, v = int(sizes[k]), int(crops[k]), np.float32(values[k])
-        if s > cap_size or c > cap_crops:
+    """0/1 knapsack with two capacities; returns chosen item indices (ascending). float32 DP.
+
+    The table only spans what the items so far can fill (the sums of their sizes and crops, clipped to
+    the capacities): beyond that every cell equals the corner, so reconstruction clamps into it."""
+    n = len(sizes)
+    top_s = int(min(cap_size, sizes[sizes <= cap_size].sum()))
+    top_c = int(min(cap_crops, crops[crops <= cap_crops].sum()))
+    dp = np.zeros((top_s + 1, top_c + 1), dtype=np.float32)
+    take = np.zeros((n, top_s + 1, top_c + 1), dtype=bool)
+    buf = np.empty_like(dp)
+    for k in range(n):
+        s, c = int(sizes[k]), int(crops[k])
+        if s > top_s or c > top_c:
             continue
-        cand = dp[: cap_size + 1 - s, : cap_crops + 1 - c] + v
+        h, w = top_s + 1 - s, top_c + 1 - c
+        cand = buf[:h, :w]
+        np.add(dp[:h, :w], np.float32(values[k]), out=cand)
         region = dp[s:, c:]
-        better = cand > region
-        take[k, s:, c:] = better
-        dp[s:, c:] = np.where(better, cand, region)
+        np.greater(cand, region, out=take[k, s:, c:])
+        np.maximum(region, cand, out=region)
     chosen = []
-    t, c = cap_size, cap_crops
-    for k in range(len(sizes) - 1, -1, -1):
+    t, c = top_s, top_c
+    for k in range(n - 1, -1, -1):
         if take[k, t, c]:
             chosen.append(k)
             t -= int(sizes[k])
