@@ -99,7 +99,9 @@ def test_pixmo_cap_examples_are_true_and_split(cap_root: Path) -> None:
         caption = ex["caption"]
         for label, n in counts.items():
             color, shape = label.split()
-            assert f"{NUMBER_WORDS[n]} {color} {plural(shape, n)}" in caption
+            cx = np.mean([o["center"][0] for o in t["objects"] if f"{o['color']} {o['shape']}" == label]) / t["size"][0]
+            where = "on the left" if cx < 0.4 else "on the right" if cx > 0.6 else "in the middle"
+            assert f"{NUMBER_WORDS[n]} {color} {plural(shape, n)}, mostly {where}" in caption
 
 
 def test_transcripts_mode_makes_a_two_annotation_tree(cap_root: Path) -> None:

@@ -118,8 +118,8 @@ def describe_scene(objects: list[DrawnObject], width: int, height: int) -> str:
         n = len(objs)
         word = NUMBER_WORDS[n] if n < len(NUMBER_WORDS) else str(n)
         cx = np.mean([o.center[0] for o in objs]) / width
-        side = "left" if cx < 0.4 else "right" if cx > 0.6 else "middle"
-        parts.append(f"{word} {color} {plural(shape, n)}, mostly on the {side} side")
+        where = "on the left" if cx < 0.4 else "on the right" if cx > 0.6 else "in the middle"
+        parts.append(f"{word} {color} {plural(shape, n)}, mostly {where}")
     return (f"The image is a {width} by {height} pixel drawing on a plain background. It shows "
             + "; ".join(parts) + ". Nothing else is in the picture.")
 
