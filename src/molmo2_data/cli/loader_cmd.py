@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+import warnings
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -62,10 +63,12 @@ def run(args: argparse.Namespace) -> int:
     note = _data_root_note(args)
     t0 = time.perf_counter()
     tok = load_tokenizer(args.tokenizer)
-    dl = get_dataloader(args.stage, batch_size=args.batch_size, num_workers=args.num_workers, seed=args.seed,
-                        rank=args.rank, world_size=args.world_size, tokenizer=tok,
-                        sequence_length=args.sequence_length, root=args.root, mixture=args.mixture,
-                        max_frames=args.max_frames, framework=args.framework)
+    with warnings.catch_warnings():  # absent members are printed below
+        warnings.simplefilter("ignore", UserWarning)
+        dl = get_dataloader(args.stage, batch_size=args.batch_size, num_workers=args.num_workers, seed=args.seed,
+                            rank=args.rank, world_size=args.world_size, tokenizer=tok,
+                            sequence_length=args.sequence_length, root=args.root, mixture=args.mixture,
+                            max_frames=args.max_frames, framework=args.framework)
     report = dl.report
     print(note)
     print(f"stage {args.stage}: mixture {report['mixture']}, {len(report['rates'])} datasets "
