@@ -56,3 +56,13 @@ def test_stage_lengths_follow_the_seed_and_official_recipes() -> None:
     assert STAGES["molmo2-pretrain"].sequence_length == 2536
     assert STAGES["pretraining"].mixture().rates({n: 10 for n in ["pixmo-cap", "pixmo-points", "pixmo-count",
                                                                    "pixmo-docs", "pixmo-cap-qa"]})["pixmo-cap"] == 0.6
+
+
+def test_official_sft_image_pointing_uses_high_res_sometimes() -> None:
+    from molmo2_data.loading.loader import build_encoder
+    from molmo2_data.text.tokenizer import load_tokenizer
+
+    mix = molmo2_sft()
+    enc = build_encoder(STAGES["molmo2-sft"], load_tokenizer("qwen3"), 16384, mix, 128)
+    assert enc.p_high_res == {"molmo2-multiimagepoint": 0.3, "pixmo-points": 0.3, "pixmo-count": 0.3,
+                              "cosyn-point": 0.3}

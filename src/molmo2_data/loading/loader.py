@@ -210,7 +210,8 @@ def build_encoder(cfg: StageConfig, tokenizer: Molmo2Tokenizer, sequence_length:
         tok_cfg = TokenizeConfig.sft(max_sequence_length=sequence_length, dataset_weights=flat)
     vision = VisionPreprocessor(image=ImageConfig(normalize_on_gpu=True, max_crops=cfg.max_crops),
                                 video=VideoConfig(max_frames=max_frames, max_fps=cfg.max_fps, normalize_on_gpu=True))
-    return ExampleEncoder(tokenizer, tok_cfg, vision, sequence_length)
+    p_high_res = {m.dataset: m.p_high_res for m in mixture.members() if m.p_high_res is not None}
+    return ExampleEncoder(tokenizer, tok_cfg, vision, sequence_length, p_high_res=p_high_res)
 
 
 def get_dataloader(stage: str | StageConfig = "pretraining", batch_size: int = 8, num_workers: int = 0,

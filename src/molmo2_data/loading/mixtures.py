@@ -31,6 +31,7 @@ class Member:
     multiplier: float = 1.0
     loss_weight: float | None = None  # flat per-token loss weight override (0.2 pointing, 0.1 captions)
     key: str = ""
+    p_high_res: float | None = None  # chance of the 24-crop high-res tiling (official image pointing: 0.3)
 
     @property
     def name(self) -> str:
@@ -131,12 +132,12 @@ def molmo2_sft() -> Mixture:
                options={"min_count": 26, "max_count": 60}),
         )),
         Group("image_pointing", 0.10, (
-            _m("molmo2-multiimagepoint", "pixmo_multi_points", size=200000, loss_weight=0.2),
-            _m("pixmo-points", "pixmo_points_train", loss_weight=0.2, options={"subset": "pointing", "counting": "both"}),
-            _m("pixmo-count", "pixmo_count_train", loss_weight=0.2, options={"counting": "both"}),
-            _m("pixmo-points", "pixmo_points_high_freq_train", loss_weight=0.2,
+            _m("molmo2-multiimagepoint", "pixmo_multi_points", size=200000, loss_weight=0.2, p_high_res=0.3),
+            _m("pixmo-points", "pixmo_points_train", loss_weight=0.2, p_high_res=0.3, options={"subset": "pointing", "counting": "both"}),
+            _m("pixmo-count", "pixmo_count_train", loss_weight=0.2, p_high_res=0.3, options={"counting": "both"}),
+            _m("pixmo-points", "pixmo_points_high_freq_train", loss_weight=0.2, p_high_res=0.3,
                options={"subset": "counting", "counting": "both"}),
-            _m("cosyn-point", "cosyn_point", loss_weight=0.2),
+            _m("cosyn-point", "cosyn_point", loss_weight=0.2, p_high_res=0.3),
         )),
         Group("nlp", 0.0995, (_m("molmo2-tulu4", "tulu4", options={"max_first_message_tokens": 4096}),)),
         Group("hardcodes", 0.0005, (_m("molmo2-hardcodes", "molmo2_hardcodes"),)),
