@@ -54,6 +54,17 @@ class BatchIterator:
         state["skipped"] = dict(self.skipped)
         return state
 
+    def load_state_dict(self, state: dict[str, Any] | list[dict[str, Any]]) -> None:
+        """This rank's state (same world size), or the states of every old rank (another world size)."""
+        self.cursor = RankCursor.restore(state, self.cursor.rank, self.cursor.world_size)
+        self._buffered = list(self.cursor.buffered)
+        if isinstance(state, dict):
+            self.batches = state.get("batches", 0)
+
+    @property
+    def report(self) -> dict[str, Any]:
+        return {**self.source.report(), "skipped": dict(self.skipped)}
+
     def run(self, encoded: Iterator[tuple[int, EncodedExample | EncodeFailure]]) -> Iterator[dict[str, Any]]:
         """Consume (index, encoded) pairs in scan order (buffered replays first) and yield batches."""
         packer = Packer(self.packing) if self.packing is not None else None
@@ -139,15 +150,11 @@ def _make_torch_loader_class():
             return self._core.state_dict()
 
         def load_state_dict(self, state: dict[str, Any] | list[dict[str, Any]]) -> None:
-            c = self._core.cursor
-            self._core.cursor = RankCursor.restore(state, c.rank, c.world_size)
-            self._core._buffered = list(self._core.cursor.buffered)
-            if isinstance(state, dict):
-                self._core.batches = state.get("batches", 0)
+            self._core.load_state_dict(state)
 
         @property
         def report(self) -> dict[str, Any]:
-            return {**self._core.source.report(), "skipped": dict(self._core.skipped)}
+            return self._core.report
 
     return Molmo2DataLoader
 
@@ -166,13 +173,11 @@ class NumpyBatches:
         return self._core.state_dict()
 
     def load_state_dict(self, state: dict[str, Any] | list[dict[str, Any]]) -> None:
-        c = self._core.cursor
-        self._core.cursor = RankCursor.restore(state, c.rank, c.world_size)
-        self._core._buffered = list(self._core.cursor.buffered)
+        self._core.load_state_dict(state)
 
     @property
     def report(self) -> dict[str, Any]:
-        return {**self._core.source.report(), "skipped": dict(self._core.skipped)}
+        return self._core.report
 
 
 def _dist_rank_world(rank: int | None, world_size: int | None) -> tuple[int, int]:

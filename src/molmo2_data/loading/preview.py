@@ -4,7 +4,7 @@ spans marked, and the mix a run achieved against its target rates."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -20,35 +20,43 @@ def _vision_ids(tok: Molmo2Tokenizer) -> set[int]:
             sp.frame_end}
 
 
-def describe_row(batch: Mapping[str, Any], row: int, tok: Molmo2Tokenizer, max_chars: int = 4000) -> str:
-    """Decode one row: runs of vision tokens become ``<vision: N tokens>``, tokens that carry loss are
-    wrapped in ⟦…⟧, and each packed document starts on a new line with ``[doc k]``."""
+def row_segments(batch: Mapping[str, Any], row: int, tok: Molmo2Tokenizer
+                 ) -> Iterator[tuple[int, bool, str, str, float]]:
+    """Split one row into runs: (document, new_document, kind, text, loss weight) with kind "vision"
+    (text = the token count), "loss" (text = the decoded *targets* the model learns) or "text"."""
     ids = np.asarray(batch["input_ids"][row])
     labels = np.asarray(batch["labels"][row])
     docs = np.asarray(batch["document_ids"][row])
+    weights = np.asarray(batch["loss_weights"][row])
     vision = _vision_ids(tok)
     n = int((ids >= 0).sum())
-    # loss for target t sits at input position t; mark the *target* tokens (what the model learns)
-    out: list[str] = []
     k = 0
     while k < n:
-        if k == 0 or docs[k] != docs[k - 1]:
-            out.append(f"\n[doc {int(docs[k])}] ")
-        if int(ids[k]) in vision:
-            j = k
-            while j < n and int(ids[j]) in vision and docs[j] == docs[k]:
-                j += 1
-            out.append(f"<vision: {j - k} tokens>")
-            k = j
-            continue
-        j = k
-        while j < n and int(ids[j]) not in vision and docs[j] == docs[k] and (labels[j] != -100) == (labels[k] != -100):
+        new_doc = k == 0 or docs[k] != docs[k - 1]
+        is_vis = int(ids[k]) in vision
+        has_loss = labels[k] != -100
+        j = k + 1
+        while (j < n and docs[j] == docs[k] and (int(ids[j]) in vision) == is_vis
+               and (is_vis or (labels[j] != -100) == has_loss)):
             j += 1
-        text = tok.decode(ids[k:j])
-        if labels[k] != -100:
-            text = f"(predicts {LOSS_OPEN}{tok.decode(labels[k:j])}{LOSS_CLOSE})"
-        out.append(text)
+        if is_vis:
+            yield int(docs[k]), new_doc, "vision", str(j - k), 0.0
+        elif has_loss:
+            yield int(docs[k]), new_doc, "loss", tok.decode(labels[k:j]), float(weights[k])
+        else:
+            yield int(docs[k]), new_doc, "text", tok.decode(ids[k:j]), 0.0
         k = j
+
+
+def describe_row(batch: Mapping[str, Any], row: int, tok: Molmo2Tokenizer, max_chars: int = 4000) -> str:
+    """Decode one row: runs of vision tokens become ``<vision: N tokens>``, the tokens the model learns
+    to predict are wrapped in ⟦…⟧, and each packed document starts on a new line with ``[doc k]``."""
+    out: list[str] = []
+    for doc, new_doc, kind, text, _ in row_segments(batch, row, tok):
+        if new_doc:
+            out.append(f"\n[doc {doc}] ")
+        out.append({"vision": f"<vision: {text} tokens>", "loss": f"(predicts {LOSS_OPEN}{text}{LOSS_CLOSE})",
+                    "text": text}[kind])
     s = "".join(out).strip("\n")
     return s if len(s) <= max_chars else s[:max_chars] + f"… [{len(s) - max_chars} more characters]"
 
@@ -73,31 +81,16 @@ def tokens_html(batch: Mapping[str, Any], row: int, tok: Molmo2Tokenizer) -> str
     """One row's tokens: vision runs as placeholders, loss-bearing targets highlighted."""
     import html
 
-    ids = np.asarray(batch["input_ids"][row])
-    labels = np.asarray(batch["labels"][row])
-    docs = np.asarray(batch["document_ids"][row])
-    vision = _vision_ids(tok)
-    n = int((ids >= 0).sum())
-    parts, k = [], 0
-    while k < n:
-        if k == 0 or docs[k] != docs[k - 1]:
-            parts.append(f'<div class="doc">document {int(docs[k])}</div>')
-        if int(ids[k]) in vision:
-            j = k
-            while j < n and int(ids[j]) in vision and docs[j] == docs[k]:
-                j += 1
-            parts.append(f'<span class="vis">&lt;vision: {j - k} tokens&gt;</span>')
-            k = j
-            continue
-        j = k
-        while j < n and int(ids[j]) not in vision and docs[j] == docs[k] and (labels[j] != -100) == (labels[k] != -100):
-            j += 1
-        if labels[k] != -100:
-            parts.append(f'<span class="loss" title="loss weight {float(batch["loss_weights"][row][k]):.3f}">'
-                         f"{html.escape(tok.decode(labels[k:j]))}</span>")
+    parts = []
+    for doc, new_doc, kind, text, weight in row_segments(batch, row, tok):
+        if new_doc:
+            parts.append(f'<div class="doc">document {doc}</div>')
+        if kind == "vision":
+            parts.append(f'<span class="vis">&lt;vision: {text} tokens&gt;</span>')
+        elif kind == "loss":
+            parts.append(f'<span class="loss" title="loss weight {weight:.3f}">{html.escape(text)}</span>')
         else:
-            parts.append(f"<span>{html.escape(tok.decode(ids[k:j]))}</span>")
-        k = j
+            parts.append(f"<span>{html.escape(text)}</span>")
     return '<pre class="tokens">' + "".join(parts) + "</pre>"
 
 
