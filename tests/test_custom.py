@@ -114,3 +114,12 @@ def test_bad_configs_fail_with_one_line(tmp_path: Path) -> None:
     register_custom_dataset({"name": "test-bad-cols", "source": str(tmp_path / "a.jsonl"), "task": "qa"})
     with pytest.raises(ConfigError, match=r"lacks column\(s\) \['question', 'answer'\]"):
         get_dataset("test-bad-cols")
+
+
+def test_a_broken_config_in_the_custom_folder_is_skipped_with_a_warning(tmp_path: Path) -> None:
+    from molmo2_data.datasets.custom import register_configs_in
+
+    (tmp_path / "bad.yaml").write_text("name: x\nsource: a.jsonl\ntask: nonsense\n")
+    (tmp_path / "good.json").write_text(json.dumps({"name": "test-good-cfg", "source": "a.jsonl"}))
+    with pytest.warns(UserWarning, match="skipping custom dataset config .*bad.yaml: .*unknown task 'nonsense'"):
+        assert register_configs_in(tmp_path) == ["test-good-cfg"]

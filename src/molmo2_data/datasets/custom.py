@@ -304,11 +304,17 @@ def register_custom_dataset(config: CustomDatasetConfig | Mapping[str, Any] | st
 
 
 def register_configs_in(directory: str | os.PathLike) -> list[str]:
-    """Register every ``*.yaml`` / ``*.yml`` / ``*.json`` custom dataset config in a folder."""
+    """Register every ``*.yaml`` / ``*.yml`` / ``*.json`` custom dataset config in a folder. A broken
+    config is reported with a warning and skipped: it must not take the built-in datasets down."""
+    import warnings
+
     names = []
     d = Path(directory)
     if d.is_dir():
         for p in sorted(d.iterdir()):
             if p.suffix in (".yaml", ".yml", ".json"):
-                names.append(register_custom_dataset(p).name)
+                try:
+                    names.append(register_custom_dataset(p).name)
+                except (ConfigError, ValueError, OSError) as e:
+                    warnings.warn(f"skipping custom dataset config {p}: {e}", stacklevel=2)
     return names
