@@ -381,6 +381,10 @@ def test_tables_from_hub_and_media_end_to_end(server: Server, small_sample: Path
     for url in cap.column("image_url").to_pylist():
         rel = url[len(SAMPLE_URL_BASE):]
         assert paths.url_image_path(url, dst).read_bytes() == (src / "www" / rel).read_bytes()
+    # the download built the readers' indexes (every split), so the first open needs no scan
+    for split in ("train", "validation", "test"):
+        assert paths.index_path("pixmo-count", "default", split, dst).exists()
+    assert paths.index_path("pixmo-cap", "default", "validation", dst).exists()
     # readers see the same examples as on the sample root
     assert len(get_dataset("pixmo-cap", split="train", root=dst)) == len(get_dataset("pixmo-cap", split="train", root=src))
     assert len(get_dataset("pixmo-count", split="test", root=dst)) == len(get_dataset("pixmo-count", split="test", root=src))

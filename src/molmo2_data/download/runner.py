@@ -57,8 +57,22 @@ def download(targets: list[Target], opts: DownloadOptions, log: Log = print) -> 
             log(f"error: {e}")
         if not opts.dry_run:
             out.report = check(t, opts.root, load_records(opts.root, t.name), shard=opts.shard)
+            if out.report.tables and opts.shard is None:
+                build_indexes(t, opts.root, log)
         outcomes.append(out)
     return outcomes
+
+
+def build_indexes(t: Target, root: Path | str | None, log: Log) -> None:
+    """Build (and cache) the reader's index of every split now, so the first training run opens the
+    dataset in well under a second and sees only rows whose media exist."""
+    from molmo2_data.datasets import get_dataset
+
+    for split in getattr(t.cls, "SPLITS", {"train": "train"}):
+        try:
+            get_dataset(t.name, split=split, root=root)
+        except Molmo2DataError as e:
+            log(f"{t.name} ({split}): index not built: {e}")
 
 
 def _download_one(t: Target, opts: DownloadOptions, out: DatasetOutcome, log: Log) -> None:
