@@ -169,8 +169,10 @@ class TableDataset(DatasetBase):
         if d is None:
             return None
         try:
-            return [os.stat(d).st_mtime_ns] + sorted(
-                os.stat(e.path).st_mtime_ns for e in os.scandir(d) if e.is_dir())
+            stamp = [os.stat(d).st_mtime_ns]
+            if self.MEDIA == "video":  # one folder per source below; image stores are flat (no scan)
+                stamp += sorted(os.stat(e.path).st_mtime_ns for e in os.scandir(d) if e.is_dir())
+            return stamp
         except OSError:
             return "absent"
 
