@@ -54,3 +54,19 @@ def test_packer_buffers_then_emits_one_sequence_per_arrival() -> None:
     assert alone.n_tokens == 100 and len(packer.buffer) == 2
     rest = list(packer.flush())
     assert sum(s.n_tokens for s in rest) == 60 and not packer.buffer
+
+
+def test_greedy_solver_packs_within_capacity_and_rejects_unknown_solvers() -> None:
+    import pytest
+
+    from molmo2_data.loading.packing import greedy
+
+    # by value: item 1 (4 units, 2 crops) first; item 0 then overflows the size, item 2 the crops
+    assert greedy([5, 4, 3], [0, 2, 1], [5.0, 10.0, 3.0], 8, 2) == [1]
+    assert greedy([5, 4, 3], [0, 2, 1], [5.0, 10.0, 3.0], 12, 3) == [0, 1, 2]
+    packer = Packer(PackingConfig(sequence_length=100, max_crops=8, buffer_size=3, text_granularity=1,
+                                  solver="greedy"))
+    outs = [packer.push(ex(n, index=i)) for i, n in enumerate([60, 30, 50, 20])]
+    assert outs[:3] == [None] * 3 and outs[3].n_tokens == 90  # 60 + 30 chosen, 50 stays buffered
+    with pytest.raises(ValueError, match="solver must be"):
+        PackingConfig(sequence_length=10, max_crops=1, solver="magic")
