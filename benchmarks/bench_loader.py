@@ -48,7 +48,7 @@ def stage_breakdown(stage: str, root: Path, n: int, seq_len: int) -> dict:
     src = StageSource(mixture, enc, seed=cfg.data_seed, root=root)
     t = {"read": 0.0, "vision": 0.0, "tokenize": 0.0, "pack+collate": 0.0}
     max_crops = cfg.packing_max_crops or max(cfg.max_frames, 16)
-    packer = Packer(PackingConfig(seq_len, max_crops=max_crops))
+    packer = Packer(PackingConfig(seq_len, max_crops=max_crops, solver=cfg.packing_solver))
     from molmo2_data.loading.encode import EncodedExample
 
     pending, tokens, lengths = [], 0, []
@@ -179,7 +179,7 @@ def main() -> None:
     print(f"{'stage':<12}{'solver':>9}{'seq len':>8}{'fill':>8}{'target':>8}{'examples/seq':>14}"
           f"{'decisions/s':>13}{'target':>9}")
     for r in rows:
-        for solver in ("knapsack", "greedy"):
+        for solver in ("knapsack", "fill", "greedy"):
             p = packing_run(r["lengths"], r["seq_len"], r["max_crops"], r["image_weight"], solver=solver)
             print(f"{r['stage']:<12}{solver:>9}{r['seq_len']:>8}{p['fill']:>8.1%}{'>= 97%':>8}"
                   f"{p['examples_per_seq']:>14.1f}{p['decisions_per_s']:>13,.0f}{'>= 50k':>9}")

@@ -70,3 +70,20 @@ def test_greedy_solver_packs_within_capacity_and_rejects_unknown_solvers() -> No
     assert outs[:3] == [None] * 3 and outs[3].n_tokens == 90  # 60 + 30 chosen, 50 stays buffered
     with pytest.raises(ValueError, match="solver must be"):
         PackingConfig(sequence_length=10, max_crops=1, solver="magic")
+
+
+def test_fill_solver_finds_the_fullest_set_and_respects_the_crop_budget() -> None:
+    from molmo2_data.loading.packing import fit_crops, fullest
+
+    rng = np.random.RandomState(1)
+    for _ in range(200):
+        n = rng.randint(1, 10)
+        sizes = rng.randint(1, 20, n).tolist()
+        cap = int(rng.randint(1, 60))
+        best = max(sum(sizes[i] for i in c) for r in range(n + 1) for c in itertools.combinations(range(n), r)
+                   if sum(sizes[i] for i in c) <= cap)
+        chosen = fullest(sizes, cap)
+        assert sum(sizes[i] for i in chosen) == best and len(set(chosen)) == len(chosen)
+    # crops over budget: the most crop-heavy item goes, the rest is refilled
+    assert fit_crops([0, 1, 2], [4, 4, 4], [1, 6, 1], 12, 4) == [0, 2]
+    assert fit_crops([0, 2], [4, 4, 4, 3], [1, 6, 1, 1], 12, 4) == [0, 2]

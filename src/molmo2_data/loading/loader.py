@@ -225,7 +225,7 @@ def get_dataloader(stage: str | StageConfig = "pretraining", batch_size: int = 8
                    split: str = "train", root: str | os.PathLike | None = None, packing: bool | None = None,
                    mixture: Mixture | dict | str | os.PathLike | None = None, max_frames: int | None = None,
                    pad_to: str = "max", framework: str = "torch", prefetch_factor: int | None = None,
-                   packing_buffer: int = 48, packing_solver: str = "knapsack"):
+                   packing_buffer: int = 48, packing_solver: str | None = None):
     """A DataLoader for a training stage.
 
     ``stage``: pretraining / sft / long-context (the seed's recipes) or molmo2-pretrain / molmo2-sft /
@@ -233,8 +233,8 @@ def get_dataloader(stage: str | StageConfig = "pretraining", batch_size: int = 8
     ``mixture``: a custom mixture (dict, YAML/JSON path or :class:`Mixture`) replacing the stage's.
     ``framework="numpy"``: a framework-free iterator of numpy batches (no torch needed).
     ``packing_buffer``: examples the packer chooses from (official 48). ``packing_solver``: "knapsack"
-    (the official exact 2-D DP) or "greedy" (largest value first; ~100x faster decisions, slightly
-    lower fill).
+    (the official exact 2-D DP; default of the molmo2-* stages), "fill" (fullest text by exact subset
+    sum, repaired for the crop budget; default of the seed stages) or "greedy".
     Rank and world size come from ``torch.distributed`` when not given.
     """
     cfg = stage_config(stage)
@@ -250,7 +250,8 @@ def get_dataloader(stage: str | StageConfig = "pretraining", batch_size: int = 8
     rank, world = _dist_rank_world(rank, world_size)
     use_packing = cfg.packing if packing is None else packing
     max_crops = cfg.packing_max_crops or (max(frames, 16) if cfg.name not in PRETRAIN_STAGES else 16)
-    pack_cfg = PackingConfig(sequence_length=L, max_crops=max_crops, buffer_size=packing_buffer, solver=packing_solver,
+    pack_cfg = PackingConfig(sequence_length=L, max_crops=max_crops, buffer_size=packing_buffer,
+                             solver=packing_solver or cfg.packing_solver,
                              image_weight=1.0 if cfg.name in PRETRAIN_STAGES else 30.0) if use_packing else None
     core = BatchIterator(source, RankCursor.fresh(rank, world), batch_size, L, pack_cfg, pad_to)
     if framework == "numpy":

@@ -23,6 +23,7 @@ import numpy as np
 from molmo2_data.loading.encode import EncodedExample
 
 EXAMPLE_SUBSEGMENT_STRIDE = 100000
+SOLVERS = ("knapsack", "fill", "greedy")
 
 
 @dataclass(frozen=True)
@@ -33,11 +34,13 @@ class PackingConfig:
     text_weight: float = 1.0
     image_weight: float = 1.0  # 30 in SFT
     text_granularity: int | None = None  # default max(1, L // 512)
-    solver: str = "knapsack"  # "knapsack": the official exact 2-D DP; "greedy": largest value first, ~100x faster
+    # "knapsack": the official exact 2-D DP. "fill": the fullest text (exact subset sum on Python-int
+    # bitsets), repaired greedily when it breaks the crop budget. "greedy": largest value first.
+    solver: str = "knapsack"
 
     def __post_init__(self) -> None:
-        if self.solver not in ("knapsack", "greedy"):
-            raise ValueError(f"packing solver must be 'knapsack' or 'greedy', got {self.solver!r}")
+        if self.solver not in SOLVERS:
+            raise ValueError(f"packing solver must be one of {', '.join(SOLVERS)}, got {self.solver!r}")
 
     @property
     def granularity(self) -> int:
@@ -115,6 +118,42 @@ def greedy(sizes: list[int], crops: list[int], values: list[float], cap_size: in
     return sorted(out)
 
 
+def fullest(sizes: list[int], cap_size: int) -> list[int]:
+    """Exact subset sum: the items whose total size is the largest not above ``cap_size``. Reachable
+    totals are bits of a Python int (one shift-or per item), so a decision costs microseconds."""
+    prefix = [1]  # prefix[k]: totals reachable with items [0, k)
+    mask = (1 << (cap_size + 1)) - 1
+    for s in sizes:
+        prefix.append((prefix[-1] | (prefix[-1] << s)) & mask)
+    t = prefix[-1].bit_length() - 1
+    chosen = []
+    for k in range(len(sizes), 0, -1):
+        if not (prefix[k - 1] >> t) & 1:  # t is not reachable without item k-1: take it
+            chosen.append(k - 1)
+            t -= sizes[k - 1]
+    return sorted(chosen)
+
+
+def fit_crops(chosen: list[int], sizes: list[int], crops: list[int], cap_size: int, cap_crops: int) -> list[int]:
+    """Repair a set that breaks the crop budget: drop the items with the most crops per unit of text
+    until it fits, then add back, largest first, items that fit both budgets."""
+    n_crops = sum(crops[i] for i in chosen)
+    if n_crops <= cap_crops:
+        return chosen
+    keep = sorted(chosen, key=lambda i: crops[i] / sizes[i])
+    while keep and n_crops > cap_crops:
+        n_crops -= crops[keep.pop()]
+    size = sum(sizes[i] for i in keep)
+    taken = set(keep)
+    for i in sorted(range(len(sizes)), key=sizes.__getitem__, reverse=True):
+        if i not in taken and size + sizes[i] <= cap_size and n_crops + crops[i] <= cap_crops:
+            keep.append(i)
+            taken.add(i)
+            size += sizes[i]
+            n_crops += crops[i]
+    return sorted(keep)
+
+
 def knapsack(sizes: np.ndarray, crops: np.ndarray, values: np.ndarray, cap_size: int, cap_crops: int) -> list[int]:
     """0/1 knapsack with two capacities; returns chosen item indices (ascending). float32 DP.
 
@@ -169,9 +208,13 @@ class Packer:
 
     def _choose(self) -> list[int]:
         cfg = self.config
+        chosen = None
         if cfg.solver == "greedy":
             chosen = greedy(self._sizes, self._crops, self._values, self._cap(), cfg.max_crops)
-        else:
+        elif cfg.solver == "fill":
+            chosen = fit_crops(fullest(self._sizes, self._cap()), self._sizes, self._crops, self._cap(),
+                               cfg.max_crops)
+        if chosen is None:
             chosen = knapsack(np.array(self._sizes), np.array(self._crops), np.array(self._values),
                               self._cap(), cfg.max_crops)
         return chosen or [0]  # never stall: an item that fits nothing is emitted alone
