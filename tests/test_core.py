@@ -242,3 +242,22 @@ def test_cli_sample_and_inspect(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert "image_url: string" in out and "caption words" in out and "sample 1" in out
     assert main(["inspect", "nope", "--root", str(tmp_path)]) == 1
     assert "unknown dataset 'nope'" in capsys.readouterr().err
+
+
+def test_inspect_statistics_report_video_durations(sample_root: Path) -> None:
+    import av
+
+    from molmo2_data.inspect import statistics
+
+    stats = statistics("molmo2-videocapqa", root=sample_root)
+    ds = get_dataset("molmo2-videocapqa", root=sample_root)
+    durations = {}
+    for i in range(len(ds)):
+        path = ds[i].video.path
+        with av.open(path) as c:  # independent: count decoded frames / frame rate
+            s = c.streams.video[0]
+            durations[path] = sum(1 for _ in c.decode(s)) / float(s.average_rate)
+    got = stats["values"]["video duration (s)"]
+    assert got["n"] == len(durations)
+    assert got["mean"] == pytest.approx(np.mean(list(durations.values())), abs=1e-3)
+    assert got["max"] == pytest.approx(max(durations.values()), abs=1e-3)

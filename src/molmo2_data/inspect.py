@@ -114,6 +114,7 @@ def statistics(name: str, split: str | None = None, root: str | os.PathLike | No
     rng = np.random.RandomState(seed)
     idx = np.arange(n) if n <= max_examples else np.sort(rng.choice(n, max_examples, replace=False))
     values: dict[str, list[float]] = defaultdict(list)
+    durations: dict[str, float] = {}
     kinds: Counter[str] = Counter()
     media: Counter[str] = Counter()
     for i in idx:
@@ -122,8 +123,14 @@ def statistics(name: str, split: str | None = None, root: str | os.PathLike | No
         values["annotations per example"].append(len(ex.annotations))
         if ex.images:
             values["images per example"].append(len(ex.images))
-        if ex.video is not None and ex.video.clip_end is not None:
-            values["clip length (s)"].append(ex.video.clip_end - (ex.video.clip_start or 0.0))
+        if ex.video is not None:
+            if ex.video.path not in durations:  # probe each video once (container header only)
+                try:
+                    durations[ex.video.path] = ex.video.probe().duration
+                except Molmo2DataError:
+                    durations[ex.video.path] = float("nan")
+            if ex.video.clip_end is not None:
+                values["clip length (s)"].append(ex.video.clip_end - (ex.video.clip_start or 0.0))
         for a in ex.annotations:
             kinds[a.kind] += 1
             if isinstance(a, Caption):
@@ -140,6 +147,8 @@ def statistics(name: str, split: str | None = None, root: str | os.PathLike | No
                 values["count"].append(a.count)
             elif isinstance(a, MultipleChoice):
                 values["options per question"].append(len(a.options))
+    if durations:
+        values["video duration (s)"] = [d for d in durations.values() if d == d]
     summary = {k: {"mean": float(np.mean(v)), "min": float(np.min(v)), "max": float(np.max(v)), "n": len(v)}
                for k, v in values.items() if v}
     return {"examples": n, "examined": len(idx), "media": dict(media), "annotation kinds": dict(kinds),
