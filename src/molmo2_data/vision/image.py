@@ -188,12 +188,18 @@ def normalize(pixels: np.ndarray, mode: str) -> np.ndarray:
     """uint8 (…, 3) -> float32 normalised; float [0, 1] input is normalised arithmetically."""
     if mode not in ("siglip", *NORMALIZE):
         raise ConfigError(f"unknown normalize mode {mode!r}")
+    if pixels.dtype == np.uint8 and mode == "siglip":
+        # The table's own float32 operations, in place over the array: bit-identical to the lookup
+        # and ~3x faster (a take with uint8 indices first widens every index to 8 bytes).
+        x = pixels.astype(_F32)
+        np.divide(x, _F32(255.0), out=x)
+        np.multiply(x, _F32(2.0), out=x)
+        np.add(x, _F32(-1.0), out=x)
+        return x
     if pixels.dtype == np.uint8:
         lut = _LUTS.get(mode)
         if lut is None:
             lut = _LUTS[mode] = _lut(mode)
-        if mode == "siglip":  # same table for every channel: a flat take works in any layout
-            return np.take(lut[:, 0], pixels)
         return lut[pixels, np.arange(3)]
     x = pixels.astype(_F32)
     if mode == "siglip":
