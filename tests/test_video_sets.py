@@ -386,3 +386,17 @@ def test_videopoint_row_with_mismatched_lists_is_skipped(sample_root: Path, tmp_
     ds = get_dataset("molmo2-videopoint", root=tmp_path, config="object")
     assert dict(ds.skipped) == {"points and timestamps differ in length": 1}
     assert len(ds) == len(rows) - 1
+
+
+def test_videopoint_official_oversampling(sample_root: Path) -> None:
+    """oversample=True repeats a clip x1 / x2 / x4 when its largest count is <= 5 / <= 25 / > 25."""
+    plain = get_dataset("molmo2-videopoint", root=sample_root)
+    over = get_dataset("molmo2-videopoint", root=sample_root, oversample=True)
+    expected = []
+    for g in range(len(plain)):
+        largest = max(a.count or 0 for a in plain.get(g, np.random.RandomState(0)).annotations)
+        expected += [g] * (1 if largest <= 5 else 2 if largest <= 25 else 4)
+    assert len(over) == len(expected)
+    for k in (0, len(over) - 1):
+        a, b = over.get(k, np.random.RandomState(1)), plain.get(expected[k], np.random.RandomState(1))
+        assert a.metadata.rows == b.metadata.rows and a.video.clip_start == b.video.clip_start

@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from molmo2_data.datasets.base import TableDataset, index_from_mask
+from molmo2_data.datasets.base import TableDataset, index_from_mask, select_groups
 from molmo2_data.datasets.media_store import VideoFinder, unique_with_inverse
 from molmo2_data.datasets.pixmo import nonempty_strings
 from molmo2_data.datasets.registry import register_dataset
@@ -307,12 +307,12 @@ class Molmo2VideoPoint(VideoTableDataset):
     def __init__(self, split: str = "train", config: str | Sequence[str] | None = None, *,
                  max_seconds: float = 63.0, min_count: int | None = None, max_count: int | None = None,
                  drop_unsure: bool = False, styles: Sequence[str] = ("video_point_count", "video_point"),
-                 **kw: Any):
+                 oversample: bool = False, **kw: Any):
         if not styles or any(not s.startswith("video_") for s in styles):
             raise ValueError(f"molmo2-videopoint: styles must be non-empty video_* styles, got {styles!r}")
         self.styles = tuple(styles)
         super().__init__(split, config, max_seconds=float(max_seconds), min_count=min_count,
-                         max_count=max_count, drop_unsure=bool(drop_unsure), **kw)
+                         max_count=max_count, drop_unsure=bool(drop_unsure), oversample=bool(oversample), **kw)
 
     def effective_clips(self, table: pa.Table, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per row (clip_start, clip_end) in seconds (NaN = whole video) and the updated keep mask."""
@@ -358,6 +358,11 @@ class Molmo2VideoPoint(VideoTableDataset):
         index = self.grouped_index(codes.reshape(-1).astype(np.int64), keep, video)
         first = index["order"][index["offsets"][:-1]]
         index["clip_start"], index["clip_end"] = cs[first], ce[first]
+        if self.options["oversample"] and len(first):
+            # the official option: clips whose largest count is <= 5 / <= 25 / > 25 appear x1 / x2 / x4
+            largest = np.maximum.reduceat(np.nan_to_num(count[index["order"]], nan=0.0), index["offsets"][:-1])
+            reps = np.where(largest <= 5, 1, np.where(largest <= 25, 2, 4))
+            index = select_groups(index, np.repeat(np.arange(len(first)), reps))
         return index
 
     def build_example(self, rows: np.ndarray, group: int, rng: np.random.RandomState) -> Example:
