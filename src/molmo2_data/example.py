@@ -257,9 +257,6 @@ class MultipleChoice:
 
 
 Annotation = Messages | Caption | Pointing | Count | VideoPointing | Track | ClockTime | MultipleChoice
-ANNOTATION_TYPES: tuple[type, ...] = (
-    Messages, Caption, Pointing, Count, VideoPointing, Track, ClockTime, MultipleChoice,
-)
 
 
 # --------------------------------------------------------------------------------------------

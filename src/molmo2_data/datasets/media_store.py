@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -56,8 +57,14 @@ def url_lists_present(url_lists: pa.ChunkedArray | pa.Array, root: str | os.Path
     return (missing == 0) & (lengths > 0)
 
 
+@lru_cache(maxsize=64)
+def _image_dir(root: str | None) -> str:
+    return str(paths.image_dir(root))
+
+
 def url_image_file(url: str, root: str | os.PathLike | None = None) -> str:
-    return str(paths.url_image_path(url, root))
+    """Local file of a URL image (called per example: string joins, no Path objects)."""
+    return os.path.join(_image_dir(None if root is None else os.fspath(root)), url_key(url))
 
 
 class VideoFinder:

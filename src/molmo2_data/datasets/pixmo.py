@@ -7,7 +7,6 @@ image (a message tree), as the official download step does. Images come from the
 
 from __future__ import annotations
 
-import os
 import re
 from typing import Any, ClassVar
 
@@ -17,7 +16,7 @@ import pyarrow.compute as pc
 
 from molmo2_data import paths
 from molmo2_data.datasets.base import HeldOut, TableDataset, index_from_mask, select_groups
-from molmo2_data.datasets.media_store import unique_with_inverse, url_images_present
+from molmo2_data.datasets.media_store import unique_with_inverse, url_image_file, url_images_present
 from molmo2_data.datasets.registry import register_dataset
 from molmo2_data.example import (
     Caption,
@@ -30,7 +29,6 @@ from molmo2_data.example import (
     Metadata,
     Pointing,
 )
-from molmo2_data.paths import url_key
 from molmo2_data.tables import group_rows, is_bool, is_integer, is_list, is_string, is_struct
 
 
@@ -59,9 +57,7 @@ class UrlImageDataset(TableDataset):
 
     def image(self, rows: np.ndarray) -> ImageRef:
         url = self.data.column(self.URL_COLUMN)[int(rows[0])].as_py()
-        if not hasattr(self, "_image_dir"):
-            self._image_dir = str(paths.image_dir(self.root))
-        return ImageRef(path=os.path.join(self._image_dir, url_key(url)), source=url)
+        return ImageRef(path=url_image_file(url, self.root), source=url)
 
     def metadata(self, rows: np.ndarray, **source_ids: Any) -> Metadata:
         url = self.data.column(self.URL_COLUMN)[int(rows[0])].as_py()
@@ -302,7 +298,6 @@ class PixMoAskModelAnything(UrlImageDataset):
 def _points_eval_urls(root: Any) -> tuple[set[str], str | None]:
     """Image URLs of the local pixmo-points-eval table (removed from pixmo-points training data, as the
     official downloader does), and the table's fingerprint for the index cache key."""
-    from molmo2_data import paths
     from molmo2_data.tables import file_fingerprint, read_table
 
     path = paths.table_path("pixmo-points-eval", "default", "test", root)
@@ -622,7 +617,6 @@ class PixMoClocks(TableDataset):
                "second_visible": is_integer, "text": is_string}
 
     def build_index(self, table: pa.Table) -> dict[str, np.ndarray]:
-        from molmo2_data import paths
         from molmo2_data.datasets.media_store import list_names
 
         names = list_names(paths.clock_dir(self.root))
@@ -637,7 +631,6 @@ class PixMoClocks(TableDataset):
         return _identity_index(table.num_rows, keep)
 
     def build_example(self, rows: np.ndarray, group: int, rng: np.random.RandomState) -> Example:
-        from molmo2_data import paths
 
         row = int(rows[0])
         r = self.row_dicts(rows, list(self.COLUMNS) + ["watch_time"])[0]
