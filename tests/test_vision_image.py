@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import io
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -114,8 +118,13 @@ def test_siglip_resize_matches_torch(h, w, oh, ow, seed):
     finally:
         torch.set_num_threads(threads)
     ref = torch.round(ref)[0].permute(1, 2, 0).to(torch.uint8).numpy()
-    for engine in ("numpy", "torch", "auto"):
+    for engine in ("jit", "numpy", "torch", "auto"):
         np.testing.assert_array_equal(siglip_resize(img, oh, ow, engine=engine), ref)
+    # the zero-copy view of Pillow's 4-byte pixels (strides (4W, 4, 1)) gives the same result
+    padded = np.zeros((h, w, 4), dtype=np.uint8)
+    padded[..., :3] = img
+    padded[..., 3] = 255 - img[..., 0]  # padding bytes must not leak into the result
+    np.testing.assert_array_equal(siglip_resize(padded[..., :3], oh, ow, engine="jit"), ref)
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -253,3 +262,66 @@ def test_odd_modes_and_shapes():
     line = VisionPreprocessor()(np.full((1, 3000, 3), 7, np.uint8))
     assert line.tilings == ((1, 8),)
     assert VisionPreprocessor()(None) is None
+
+
+# ---- zero-copy decode and the compiled kernels ----------------------------------------------
+
+
+@pytest.mark.parametrize("size", [(37, 53), (480, 640), (2100, 2100)])  # the last is > Pillow's 16 MB block
+def test_decode_is_a_zero_copy_view_with_the_same_pixels(size):
+    from molmo2_data.media.image import decode_image
+
+    h, w = size
+    img = np.random.default_rng(h).integers(0, 256, (h, w, 3), dtype=np.uint8)
+    block = Image.core.get_block_size()
+    for data in (encode_jpeg(img, quality=90), encode_png(img)):
+        with Image.open(io.BytesIO(data)) as im:
+            want = np.asarray(im.convert("RGB")).copy()
+        got = decode_image(data)
+        assert got.strides == (4 * w, 4, 1) and not got.flags.writeable  # a view of Pillow's memory
+        np.testing.assert_array_equal(got, want)
+        assert Image.core.get_block_size() == block  # the one-block setting was restored
+    # the view keeps Pillow's memory alive after every Pillow object is gone
+    first = decode_image(encode_png(img))
+    gc.collect()
+    for k in range(3):
+        decode_image(encode_png(np.full((h, w, 3), k, np.uint8)))
+    np.testing.assert_array_equal(first, img)
+
+
+def test_jit_kernel_both_orders_equal_numpy_engine():
+    from molmo2_data.vision import kernels
+    from molmo2_data.vision.resize import _axis_weights, _flat_rows
+
+    rng = np.random.default_rng(5)
+    for h, w, oh, ow in [(480, 640, 644, 644), (1080, 1920, 378, 378), (7, 900, 300, 3), (1, 1, 5, 9)]:
+        padded = rng.integers(0, 256, (h, w, 4), dtype=np.uint8)
+        img = padded[..., :3]
+        want = siglip_resize(img, oh, ow, engine="numpy")
+        for view in (img, np.ascontiguousarray(img)):
+            rows, ps = _flat_rows(view)
+            assert ps == (4 if view is img else 3)
+            for vertical_first in (False, True):
+                out = np.empty((oh, ow, 3), np.uint8)
+                kernels.bilinear_exact(rows, ps, out, *_axis_weights(h, oh), *_axis_weights(w, ow),
+                                       vertical_first)
+                np.testing.assert_array_equal(out, want)
+
+
+def test_numpy_fallback_without_numba_gives_identical_output(tmp_path):
+    """MOLMO2_DATA_JIT=0 (or no numba) takes the numpy engines: the outputs are bit-identical."""
+    img = np.random.default_rng(9).integers(0, 256, (333, 517, 3), dtype=np.uint8)
+    np.save(tmp_path / "img.npy", img)
+    code = ("import sys, numpy as np; from molmo2_data.vision.image import ImageConfig, preprocess_image;"
+            "from molmo2_data.vision import resize;"
+            "out = preprocess_image(np.load(sys.argv[1]), ImageConfig());"
+            "assert (resize._kernels() is None) == (sys.argv[3] == '0');"
+            "np.save(sys.argv[2], out.pixels)")
+    for jit in ("0", "1"):
+        env = {**os.environ, "MOLMO2_DATA_JIT": jit}
+        subprocess.run([sys.executable, "-c", code, str(tmp_path / "img.npy"), str(tmp_path / f"{jit}.npy"), jit],
+                       check=True, env=env)
+    a, b = np.load(tmp_path / "0.npy"), np.load(tmp_path / "1.npy")
+    assert a.dtype == np.float32 and a.shape == (1 + 2, 729, 588)  # global + tiling (1, 2)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(a, preprocess_image(img, CFG).pixels)

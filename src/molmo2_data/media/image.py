@@ -10,6 +10,8 @@ from __future__ import annotations
 import io
 import os
 import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -22,6 +24,9 @@ ImageSource = str | os.PathLike | bytes | bytearray | memoryview
 # with only a warning below 2x that).
 MAX_IMAGE_PIXELS = 16384 * 16384
 Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+
+
+_ORIENTATION = 0x0112  # EXIF tag
 
 
 def _open(src: ImageSource) -> Image.Image:
@@ -59,15 +64,54 @@ def to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
+def pixels_of(img: Image.Image) -> np.ndarray:
+    """(H, W, C) uint8 pixels of a Pillow image, without copying when Pillow allows it.
+
+    ``np.asarray(img)`` goes through ``tobytes``, which repacks Pillow's 4-bytes-per-pixel RGB memory
+    and costs about as much as decoding the JPEG. Pillow (>= 11.2) exports its memory through the Arrow C
+    data interface instead: for an RGB image held in one block (up to 16 MB, ~4 MP) we return a
+    read-only (H, W, 3) view of it with strides (4W, 4, 1); otherwise a packed copy.
+    """
+    if img.mode == "RGB" and hasattr(img, "__arrow_c_array__"):
+        try:
+            import pyarrow as pa
+
+            flat = pa.array(img).values.to_numpy(zero_copy_only=True)
+        except (ValueError, TypeError, pa.ArrowException):  # rows not contiguous (several blocks)
+            flat = None
+        if flat is not None and flat.size == img.width * img.height * 4:
+            return flat.reshape(img.height, img.width, 4)[:, :, :3]
+    return np.asarray(img)
+
+
+@contextmanager
+def _single_block(img: Image.Image) -> Iterator[None]:
+    """Let Pillow allocate this image (and its conversions) in one block, so ``pixels_of`` can view it
+    without a copy: Pillow splits images above its block size (16 MB, ~4 MP RGB) into blocks of rows.
+    Only the layout of the allocation changes, never its size; the setting is restored afterwards."""
+    need = -(-img.width * img.height * 4 // 4096) * 4096  # Pillow wants a multiple of the page size
+    old = Image.core.get_block_size() if hasattr(Image.core, "get_block_size") else need
+    if need <= old:
+        yield
+        return
+    Image.core.set_block_size(need)
+    try:
+        yield
+    finally:
+        Image.core.set_block_size(old)
+
+
 def decode_image(src: ImageSource) -> np.ndarray:
-    """Decode an image file or bytes to an (H, W, 3) uint8 RGB array."""
+    """Decode an image file or bytes to an (H, W, 3) uint8 RGB array (read-only; may be a view of
+    Pillow's memory with 4-byte pixel strides, see ``pixels_of``)."""
     img = _open(src)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _single_block(img):
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img.load()
-        img = ImageOps.exif_transpose(img)
-        return np.asarray(to_rgb(img))
+            if img.getexif().get(_ORIENTATION, 1) not in (1, None):  # exif_transpose copies even if upright
+                img = ImageOps.exif_transpose(img)
+            return pixels_of(to_rgb(img))
     except MediaDecodeError:
         raise
     except Exception as e:
@@ -99,26 +143,29 @@ def encode_jpeg(image: np.ndarray | Image.Image, quality: int = 90) -> bytes:
     return buf.getvalue()
 
 
-def decode_image_draft(src: ImageSource, min_size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
+def decode_image_draft(src: ImageSource, min_size: tuple[int, int] | Callable[[int, int], tuple[int, int]],
+                       ) -> tuple[np.ndarray, tuple[int, int]]:
     """Fast path: decode a JPEG at a reduced DCT scale (1/2, 1/4 or 1/8) that still covers ``min_size``
-    = (height, width) as displayed; other formats decode fully. Returns (RGB array, (H, W) of the full
-    image as displayed). The pixels differ from a full decode + resize, so this is opt-in.
+    = (height, width) as displayed, or ``min_size(H, W)`` of the full displayed size (read from the
+    header of the one open); other formats decode fully. Returns (RGB array, (H, W) of the full image as
+    displayed). The pixels differ from a full decode + resize, so this is opt-in.
     """
     img = _open(src)
     try:
         w, h = img.size
-        orientation = img.getexif().get(0x0112, 1) if img.format == "JPEG" else 1
+        orientation = img.getexif().get(_ORIENTATION, 1)
         swap = orientation in (5, 6, 7, 8)
         full = (w, h) if swap else (h, w)  # (H, W) as displayed
         if img.format == "JPEG":
-            want_h, want_w = min_size
+            want_h, want_w = min_size(*full) if callable(min_size) else min_size
             stored_req = (want_h, want_w) if swap else (want_w, want_h)  # (w, h) in stored orientation
             img.draft("RGB", stored_req)
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _single_block(img):
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img.load()
-        img = ImageOps.exif_transpose(img)
-        return np.asarray(to_rgb(img)), (int(full[0]), int(full[1]))
+            if img.getexif().get(_ORIENTATION, 1) not in (1, None):  # exif_transpose copies even if upright
+                img = ImageOps.exif_transpose(img)
+            return pixels_of(to_rgb(img)), (int(full[0]), int(full[1]))
     except MediaDecodeError:
         raise
     except Exception as e:

@@ -21,7 +21,7 @@ import numpy as np
 
 from molmo2_data.errors import ConfigError
 from molmo2_data.vision import tokens as tk
-from molmo2_data.vision.resize import resize_and_pad, siglip_resize, torch_resize
+from molmo2_data.vision.resize import _kernels, resize_and_pad, siglip_resize, torch_resize
 
 _F32 = np.float32
 
@@ -189,6 +189,11 @@ def normalize(pixels: np.ndarray, mode: str) -> np.ndarray:
     if mode not in ("siglip", *NORMALIZE):
         raise ConfigError(f"unknown normalize mode {mode!r}")
     if pixels.dtype == np.uint8 and mode == "siglip":
+        kernels = _kernels()
+        if kernels is not None and pixels.flags.c_contiguous:
+            out = np.empty(pixels.shape, dtype=_F32)
+            kernels.siglip_normalize(pixels.reshape(-1), out.reshape(-1))
+            return out
         # The table's own float32 operations, in place over the array: bit-identical to the lookup
         # and ~3x faster (a take with uint8 indices first widens every index to 8 bytes).
         x = pixels.astype(_F32)
@@ -208,40 +213,54 @@ def normalize(pixels: np.ndarray, mode: str) -> np.ndarray:
     return (x - mean) / std
 
 
-def resize_image(image: np.ndarray, out_h: int, out_w: int, cfg: ImageConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Resize to (out_h, out_w) with the backbone's resize; returns (pixels, pixel mask).
+def resize_image(image: np.ndarray, out_h: int, out_w: int,
+                 cfg: ImageConfig) -> tuple[np.ndarray, np.ndarray | None]:
+    """Resize to (out_h, out_w) with the backbone's resize; returns (pixels, pixel mask or None when
+    every pixel is real).
 
-    SigLIP pixels stay uint8 (normalised later through a lookup table, bit-identical to /255*2-1);
+    SigLIP pixels stay uint8 (normalised after the layout change, bit-identical to /255*2-1);
     the antialiased modes return float32 in [0, 1]."""
     if cfg.resize_mode == "siglip":
-        return siglip_resize(image, out_h, out_w), np.ones((out_h, out_w), dtype=bool)
+        return siglip_resize(image, out_h, out_w), None
     if cfg.resize_mode in ("dino", "metaclip"):
-        return torch_resize(image, out_h, out_w, cfg.resize_mode), np.ones((out_h, out_w), dtype=bool)
+        return torch_resize(image, out_h, out_w, cfg.resize_mode), None
     if cfg.resize_mode == "openai":
         return resize_and_pad(image, out_h, out_w, "openai", cfg.pad_value)
     raise ConfigError(f"unknown resize mode {cfg.resize_mode!r}")
 
 
-def _finish(crops: np.ndarray, cfg: ImageConfig) -> np.ndarray:
-    """Normalise (unless on GPU) and lay out as patches or NCHW."""
-    if cfg.normalize_on_gpu and crops.dtype != np.uint8:
+def _finish(crops: Sequence[np.ndarray], cfg: ImageConfig) -> np.ndarray:
+    """Lay the (size, size, 3) crops out as patches (or NCHW) and normalise (unless on GPU).
+
+    Each crop is copied once, straight from the resized image into its place in the output; SigLIP's
+    normalisation then runs in place over the final array (per-channel modes normalise first)."""
+    if cfg.normalize_on_gpu and crops[0].dtype != np.uint8:
         raise ConfigError("normalize_on_gpu needs the uint8 siglip resize")
-    if not cfg.normalize_on_gpu and (cfg.normalize_mode != "siglip" or crops.dtype != np.uint8):
-        crops = normalize(crops, cfg.normalize_mode)  # per-channel: normalise before the layout change
+    if not cfg.normalize_on_gpu and (cfg.normalize_mode != "siglip" or crops[0].dtype != np.uint8):
+        crops = [normalize(c, cfg.normalize_mode) for c in crops]  # per-channel: before the layout change
+    n, size, p = len(crops), cfg.base_size, cfg.patch_size
+    g = size // p
     if cfg.channels_first:
-        out = np.ascontiguousarray(crops.transpose(0, 3, 1, 2))
+        out = np.empty((n, 3, size, size), dtype=crops[0].dtype)
+        for k, crop in enumerate(crops):
+            out[k] = crop.transpose(2, 0, 1)
     else:
-        out = np.ascontiguousarray(patchify(crops, cfg.patch_size))
+        out = np.empty((n, g * g, p * p * 3), dtype=crops[0].dtype)
+        for k, crop in enumerate(crops):
+            out[k].reshape(g, g, p, p, 3)[...] = crop.reshape(g, p, g, p, 3).transpose(0, 2, 1, 3, 4)
     if out.dtype == np.uint8 and not cfg.normalize_on_gpu:
-        out = normalize(out, "siglip")  # one lookup pass over the final layout
+        out = normalize(out, "siglip")
     return out
 
 
-def _patch_masks(masks: np.ndarray, patch: int) -> np.ndarray:
-    n, h, w = masks.shape
-    if masks.all():  # no padding (SigLIP): skip the reduction
-        return np.ones((n, (h // patch) * (w // patch)), dtype=_F32)
-    m = masks.reshape(n, h // patch, patch, w // patch, patch).astype(_F32)
+def _patch_masks(masks: Sequence[np.ndarray | None], size: int, patch: int) -> np.ndarray:
+    """Fraction of real pixels per patch; ``None`` masks (no padding, e.g. SigLIP) are all ones."""
+    n, g = len(masks), size // patch
+    if all(m is None for m in masks):
+        return np.ones((n, g * g), dtype=_F32)
+    full = np.ones((size, size), dtype=bool)
+    m = np.stack([full if mk is None else mk for mk in masks])
+    m = m.reshape(n, g, patch, g, patch).astype(_F32)
     return m.mean(axis=(2, 4)).reshape(n, -1).astype(_F32)
 
 
@@ -294,9 +313,9 @@ def preprocess_image(image: np.ndarray, cfg: ImageConfig, max_crops: int | None 
         pooling = g_pool.reshape(-1, g_pool.shape[-1])
         return ImageInputs(
             tokens=_single_crop_layout(g_pool.shape[0], g_pool.shape[1], cfg),
-            pixels=_finish(glob[None], cfg),
+            pixels=_finish([glob], cfg),
             token_pooling=pooling.astype(np.int32),
-            patch_masks=_patch_masks(glob_mask[None], patch),
+            patch_masks=_patch_masks([glob_mask], cfg.base_size, patch),
             num_crops=(1,),
             tilings=(None,),
         )
@@ -308,14 +327,9 @@ def preprocess_image(image: np.ndarray, cfg: ImageConfig, max_crops: int | None 
     rh, rw = target_size(h, w, cfg, max_crops)
     src, src_mask = resize_image(image, rh, rw, cfg)
     size = cfg.base_size
-    crops = np.empty((1 + ti * tj, size, size, 3), dtype=src.dtype)
-    masks = np.empty((1 + ti * tj, size, size), dtype=bool)
-    crops[0], masks[0] = glob, glob_mask
-    for r in range(ti):
-        for c in range(tj):
-            y, x = r * window, c * window
-            crops[1 + r * tj + c] = src[y:y + size, x:x + size]
-            masks[1 + r * tj + c] = src_mask[y:y + size, x:x + size]
+    corners = [(r * window, c * window) for r in range(ti) for c in range(tj)]
+    crops = [glob] + [src[y:y + size, x:x + size] for y, x in corners]
+    masks = [glob_mask] + [None if src_mask is None else src_mask[y:y + size, x:x + size] for y, x in corners]
 
     hr_pool = arange_for_pooling(kept_patch_ids((ti, tj), cp, cfg.overlap_margins), *cfg.pooling)
     hr_pool = np.where(hr_pool >= 0, hr_pool + cp * cp, -1)
@@ -329,7 +343,7 @@ def preprocess_image(image: np.ndarray, cfg: ImageConfig, max_crops: int | None 
         tokens=layout.astype(np.int32),
         pixels=_finish(crops, cfg),
         token_pooling=pooling,
-        patch_masks=_patch_masks(masks, patch),
+        patch_masks=_patch_masks(masks, size, patch),
         num_crops=(1 + ti * tj,),
         tilings=((ti, tj),),
     )

@@ -61,9 +61,8 @@ class VisionPreprocessor:
             return preprocess_image(item.load(), cfg, max_crops)
         from molmo2_data.media.image import decode_image_draft
 
-        w, h = item.size()
-        need = _needed_size(h, w, cfg, max_crops)
-        arr, full = decode_image_draft(item.path if item.path is not None else item.data, need)
+        arr, full = decode_image_draft(item.path if item.path is not None else item.data,
+                                       lambda h, w: _needed_size(h, w, cfg, max_crops))
         return preprocess_image(arr, cfg, max_crops, source_size=full)
 
 

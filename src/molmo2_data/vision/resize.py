@@ -17,7 +17,9 @@ several threads PyTorch switches to a separable kernel for outputs with height +
 bits differ (a few uint8 values per million move by one after rounding); see docs/vision.md.
 
 The fused multiply-adds are emulated in float64 (products of an 8-bit value and a float32 weight are
-exact there). Tests compare against ``torch.nn.functional.interpolate`` on random sizes.
+exact there). The default engine is the compiled kernel of ``vision.kernels`` (numba); the numpy engine
+is the same method in array operations (the fallback without numba). Tests compare both against
+``torch.nn.functional.interpolate`` on random sizes.
 
 ``openai``/``dino``/``metaclip`` resizes use antialiasing; they call torch (as the official code does),
 so they need the ``torch`` extra.
@@ -25,7 +27,7 @@ so they need the ``torch`` extra.
 
 from __future__ import annotations
 
-import sys
+import os
 import warnings
 from functools import lru_cache
 
@@ -54,29 +56,47 @@ def _axis_weights(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.nda
 def siglip_resize(image: np.ndarray, out_h: int, out_w: int, engine: str = "auto") -> np.ndarray:
     """(H, W, C) uint8 -> (out_h, out_w, C) uint8, equal to the official SigLIP resize.
 
-    Fast path: a separable float32 interpolation (error < 1e-4) gives the answer everywhere except where
+    Method: a separable float32 interpolation (error < 1e-4) gives the answer everywhere except where
     the value lies within 1e-3 of a rounding boundary (x.5); only those few values are recomputed with the
     kernel's exact fused-multiply-add sequence, so the result is bit-identical at a fraction of the cost.
-    ``engine`` picks the approximation: ``numpy``, ``torch``, or ``auto`` (torch when it is already
-    imported and the source is at most twice the output's size, else numpy); all give the same result.
+    ``engine``: ``jit`` (the compiled kernel of ``vision.kernels``; 3-channel images), ``numpy``,
+    ``torch`` (torch's own float kernel as the approximation), or ``auto``: ``jit`` when numba is
+    installed and the image has 3 channels, else ``numpy``. All give the same result.
     """
     if image.dtype != np.uint8 or image.ndim != 3:
         raise ValueError(f"siglip_resize expects (H, W, C) uint8, got {image.dtype} {image.shape}")
+    if out_h < 1 or out_w < 1:
+        raise ValueError(f"siglip_resize output size must be positive, got {(out_h, out_w)}")
     h, w, c = image.shape
     if (h, w) == (out_h, out_w):
-        return image.copy()
+        return np.array(image, order="C")
+    if engine == "auto":
+        engine = "jit" if c == 3 and _kernels() is not None else "numpy"
+    if engine == "jit":
+        kernels = _kernels()
+        if kernels is None:
+            raise ConfigError("engine='jit' needs numba (pip install numba), or set engine='numpy'")
+        rows, ps = _flat_rows(image)
+        out = np.empty((out_h, out_w, c), dtype=np.uint8)
+        # vertical first when the rows it blends (cheap, contiguous) cost less than interpolating every
+        # needed source row along x (gathers); see vision/kernels.py
+        vertical_first = _rows_needed(h, out_h) * out_w > out_h * (out_w + rows.shape[1] / 40)
+        kernels.bilinear_exact(rows, ps, out, *_axis_weights(h, out_h), *_axis_weights(w, out_w),
+                               vertical_first)
+        return out
     hi0, hi1, hl0, hl1 = _axis_weights(h, out_h)
     wi0, wi1, wl0, wl1 = _axis_weights(w, out_w)
-    flat = image.reshape(h, w * c)
+    flat = np.ascontiguousarray(image).reshape(h, w * c)
     col0, col1 = _channel_cols(wi0, c), _channel_cols(wi1, c)
     w0, w1 = np.repeat(wl0, c)[None, :], np.repeat(wl1, c)[None, :]
-    torch = sys.modules.get("torch")
-    if engine == "torch" and torch is None:
+    if engine == "torch":
         import torch
-    if engine == "torch" or (engine == "auto" and torch is not None and h * w <= 2 * out_h * out_w):
+
         approx = _approx_torch(torch, image, out_h, out_w).reshape(out_h, out_w * c)
-    else:
+    elif engine == "numpy":
         approx = _approx_numpy(flat, out_h, hi0, hi1, hl0, hl1, col0, col1, w0, w1)
+    else:
+        raise ConfigError(f"unknown resize engine {engine!r} (auto, jit, numpy, torch)")
     # values near x.5 may round either way: recompute them exactly
     out = np.rint(approx)
     approx -= out
@@ -86,6 +106,40 @@ def siglip_resize(image: np.ndarray, out_h: int, out_w: int, engine: str = "auto
         i, j = np.divmod(near, out_w * c)
         out.reshape(-1)[near] = np.rint(_exact_at(flat, i, j, hi0, hi1, hl0, hl1, col0, col1, w0[0], w1[0]))
     return out.astype(np.uint8).reshape(out_h, out_w, c)  # a convex combination of uint8: no clipping
+
+
+_KERNELS: list = []
+
+
+def _kernels():
+    """The compiled kernels module, or None when numba is missing or MOLMO2_DATA_JIT=0 (imported on
+    first use: importing numba costs ~0.3 s, which processes that never resize should not pay)."""
+    if not _KERNELS:
+        module = None
+        if os.environ.get("MOLMO2_DATA_JIT", "1") != "0":
+            try:
+                from molmo2_data.vision import kernels as module
+            except ImportError:  # pragma: no cover - numba is a dependency; broken installs fall back
+                module = None
+        _KERNELS.append(module)
+    return _KERNELS[0]
+
+
+@lru_cache(maxsize=256)
+def _rows_needed(n_in: int, n_out: int) -> int:
+    i0, i1 = _axis_weights(n_in, n_out)[:2]
+    return int(np.unique(np.concatenate([i0, i1])).size)
+
+
+def _flat_rows(image: np.ndarray) -> tuple[np.ndarray, int]:
+    """(H, W, 3) uint8 -> (flat rows (H, L), pixel stride) for the compiled kernel, without a copy for
+    packed RGB and for the RGB view of 4-byte pixels (strides (4W, 4, 1), as ``pixels_of`` returns).
+    The flat view of the latter stops at the last pixel's third byte, so it never reaches past the
+    memory the view itself spans."""
+    h, w, c = image.shape
+    if image.strides == (4 * w, 4, 1) and c == 3:
+        return np.lib.stride_tricks.as_strided(image, (h, 4 * w - 1), (4 * w, 1), writeable=False), 4
+    return np.ascontiguousarray(image).reshape(h, w * c), c
 
 
 def _approx_numpy(flat: np.ndarray, out_h: int, hi0: np.ndarray, hi1: np.ndarray, hl0: np.ndarray,

@@ -125,7 +125,7 @@ def preprocess_frames(frames: np.ndarray, times: np.ndarray, cfg: VideoConfig,
     if frames.ndim != 4 or frames.shape[0] != len(times):
         raise ValueError(f"need one (H, W, 3) frame per time, got {frames.shape} for {len(times)} times")
     size = cfg.frame_size
-    resized = np.stack([f if f.shape[:2] == (size, size) else siglip_resize(f, size, size) for f in frames])
+    resized = [f if f.shape[:2] == (size, size) else siglip_resize(f, size, size) for f in frames]
     icfg = ImageConfig(base_size=size, patch_size=cfg.patch_size, normalize_on_gpu=cfg.normalize_on_gpu,
                        channels_first=cfg.channels_first)
     cp = size // cfg.patch_size
