@@ -256,3 +256,28 @@ def test_timeout(videos):
     path, _ = videos[("mp4", "cfr", 60)]
     with pytest.raises(MediaDecodeError, match="time limit"):
         read_frames_at(path, [5.0], timeout_s=0.0)
+
+
+def _torchcodec_works() -> bool:
+    try:
+        from torchcodec.decoders import VideoDecoder  # noqa: F401
+    except (ImportError, OSError, RuntimeError):
+        return False
+    return True
+
+
+def test_torchcodec_reader(videos):
+    """With a working torchcodec: the same frames as the PyAV reader on every case. Without (as on the
+    CPU-torch machine this project is built on, where PyPI's torchcodec wheel needs CUDA torch): a clear
+    ConfigError, never a crash or a silent fallback."""
+    from molmo2_data.errors import ConfigError
+
+    if not _torchcodec_works():
+        with pytest.raises(ConfigError, match="torchcodec"):
+            read_frames_at(videos[("mp4", "cfr", 5)][0], [0.0], mode="torchcodec")
+        return
+    for path, rel in videos.values():
+        times = np.concatenate([np.linspace(-0.05, rel[-1] + 0.2, 25), rel[[0, 7, 60, -1]]])
+        frames, ft = read_frames_at(path, times, mode="torchcodec", threads=1)
+        np.testing.assert_array_equal([read_code(f) for f in frames], expected_index(rel, times))
+        np.testing.assert_allclose(ft, read_frames_at(path, times)[1], atol=1e-6)

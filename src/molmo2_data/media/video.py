@@ -35,10 +35,10 @@ from typing import Literal
 import av
 import numpy as np
 
-from molmo2_data.errors import MediaDecodeError, MediaMissingError
+from molmo2_data.errors import ConfigError, MediaDecodeError, MediaMissingError
 from molmo2_data.example import VideoInfo
 
-ReadMode = Literal["plan", "sequential", "seek_each"]
+ReadMode = Literal["plan", "sequential", "seek_each", "torchcodec"]
 
 READ_STATS: Counter[str] = Counter()
 """Process-wide counters of what the reader did (packets decoded, GOPs skipped, seeks, fallbacks);
@@ -136,8 +136,9 @@ def read_frames_at(path: str | os.PathLike, times: np.ndarray | list[float], *, 
     """Decode the frames displayed at ``times`` (seconds from the stream's start).
 
     Returns (frames (T, H, W, 3) uint8 RGB, frame_times (T,) = the chosen frames' presentation times).
-    ``mode``: ``plan`` (keyframe-aware, default), ``sequential`` (decode everything from the start)
-    or ``seek_each`` (one seek per requested time; for comparison). ``threads``: decoder threads
+    ``mode``: ``plan`` (keyframe-aware, default), ``sequential`` (decode everything from the start),
+    ``seek_each`` (one seek per requested time; for comparison) or ``torchcodec`` (torchcodec's
+    ``get_frames_played_at``, same frame rule; needs torchcodec; the time limit is checked only after). ``threads``: decoder threads
     (0 = FFmpeg's choice). ``transform`` is applied to each kept frame right after conversion (e.g. the
     resize to the model's input size, so full-resolution frames are never all held at once). Raises MediaDecodeError for unreadable, truncated or empty streams and
     when ``timeout_s`` is exceeded.
@@ -148,6 +149,8 @@ def read_frames_at(path: str | os.PathLike, times: np.ndarray | list[float], *, 
     if not np.all(np.isfinite(want)):
         raise ValueError("times must be finite")
     deadline = _Deadline(timeout_s, path)
+    if mode == "torchcodec":
+        return _read_torchcodec(path, want, threads, transform)
     with _open(path) as container:
         stream = _video_stream(container, path)
         if threads:
@@ -364,3 +367,27 @@ def _read_seek_each(container, stream, want: np.ndarray, deadline: _Deadline,
             raise MediaDecodeError(f"no frame at {want[req.order[k]]} s in {container.name}")
         _take(req, k, prev)
     return _finish(req, start, tb, container.name)
+
+
+def _read_torchcodec(path: str | os.PathLike, want: np.ndarray, threads: int,
+                     transform: Callable[[np.ndarray], np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
+    """The optional torchcodec backend: frames played at ``want`` (stream-relative seconds), clamped
+    into the stream like the PyAV reader (before the first frame -> first, after the last -> last)."""
+    try:
+        from torchcodec.decoders import VideoDecoder
+    except (ImportError, OSError, RuntimeError) as e:  # absent, or built for another torch (CUDA libs)
+        raise ConfigError(f"mode='torchcodec' needs a working torchcodec ({e}); "
+                          "the default mode='plan' uses PyAV") from e
+    try:
+        decoder = VideoDecoder(os.fspath(path), dimension_order="NHWC", num_ffmpeg_threads=threads,
+                               seek_mode="exact")
+        meta = decoder.metadata
+        begin, end = float(meta.begin_stream_seconds), float(meta.end_stream_seconds)
+        seconds = np.clip(want + begin, begin, np.nextafter(end, begin))
+        batch = decoder.get_frames_played_at(seconds=seconds.tolist())
+    except Exception as e:  # torchcodec raises RuntimeError/ValueError for unreadable input
+        raise MediaDecodeError(f"torchcodec could not decode {path}: {e}") from e
+    frames = batch.data.numpy()
+    if transform is not None:
+        frames = np.stack([transform(f) for f in frames])
+    return frames, batch.pts_seconds.numpy().astype(np.float64) - begin

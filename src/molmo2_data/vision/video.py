@@ -31,6 +31,7 @@ class VideoConfig:
     normalize_on_gpu: bool = False
     channels_first: bool = False
     timeout_s: float | None = 120.0  # per-video decode time limit
+    reader: Literal["plan", "torchcodec"] = "plan"  # PyAV keyframe-aware reader, or torchcodec if installed
 
     @classmethod
     def long_context(cls, **kw: object) -> VideoConfig:
@@ -165,7 +166,7 @@ def preprocess_video(video: VideoRef, cfg: VideoConfig) -> VideoInputs:
     # decode frames played at start + t, kept 1e-6 s inside the stream
     query = np.clip(start + times, 0.0, max(info.duration - 1e-6, 0.0))
     size = cfg.frame_size
-    frames, got = read_frames_at(video.path, query, timeout_s=cfg.timeout_s,
+    frames, got = read_frames_at(video.path, query, mode=cfg.reader, timeout_s=cfg.timeout_s,
                                  transform=lambda rgb: siglip_resize(rgb, size, size))
     out = preprocess_frames(frames, times, cfg, decoded_times=got - start)
     offset = start if cfg.subtitle_times == "clip" else 0.0
