@@ -325,3 +325,33 @@ def test_numpy_fallback_without_numba_gives_identical_output(tmp_path):
     assert a.dtype == np.float32 and a.shape == (1 + 2, 729, 588)  # global + tiling (1, 2)
     np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(a, preprocess_image(img, CFG).pixels)
+
+
+def test_100_megapixel_image_memory_stays_bounded(tmp_path):
+    """A 10000x10000 JPEG goes through the full multi-crop path holding one decoded copy only: Pillow's
+    4 bytes per pixel (the pixels are viewed, not repacked; the resizes read rows in place). The
+    process's peak RSS grows by less than 4.6 bytes per source pixel (np.asarray would add 3 more)."""
+    from PIL import ImageDraw
+
+    img = Image.new("RGB", (10_000, 10_000), (90, 120, 200))
+    draw = ImageDraw.Draw(img)
+    for k in range(0, 10_000, 700):
+        draw.rectangle([k, k // 2, k + 350, k // 2 + 900], fill=(k % 256, 40, 255 - k % 256))
+    path = tmp_path / "huge.jpg"
+    img.save(path, quality=80)
+    del img, draw
+    code = (
+        "import resource, sys, numpy as np\n"
+        "from molmo2_data.example import ImageRef\n"
+        "from molmo2_data.vision.preprocessor import VisionPreprocessor\n"
+        "vp = VisionPreprocessor()\n"
+        "vp(np.zeros((600, 800, 3), np.uint8))  # compile / load the kernels first\n"
+        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "out = vp(ImageRef(path=sys.argv[1]))\n"
+        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "print(out.pixels.shape[0], *out.tilings[0], (peak - base) * 1024)\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
+    n_crops, ti, tj, grown = map(int, res.stdout.split())
+    assert (n_crops, ti, tj) == (5, 2, 2)  # every tiling downscales: the least downscaling, fewest crops
+    assert grown < 4.6 * 10_000 * 10_000, f"peak RSS grew by {grown / 1e6:.0f} MB"

@@ -288,8 +288,12 @@ def _decode_gop(gop: list, bound: float, req: _Request, k: int, cc, is_first_gop
             pos = 0  # before the first frame: the first frame
         needed.setdefault(int(pts_sorted[pos]), []).append(j)
     remaining = set(needed)
+    # Feed packets (decode order) up to the last one carrying a needed frame, then drain: every frame
+    # a needed one references comes before it in decode order, so nothing after it is decoded, and the
+    # drain releases frames the decoder holds back for reordering (B-frames) without decoding more.
+    last = max((i for i, p in enumerate(gop) if p.pts in remaining), default=len(gop) - 1)
     cc.flush_buffers()
-    for pkt in [*gop, None]:
+    for pkt in [*gop[: last + 1], None]:
         READ_STATS["packets_decoded"] += pkt is not None
         for frame in cc.decode(pkt):
             if frame.pts in remaining:
