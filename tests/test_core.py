@@ -50,6 +50,20 @@ def test_example_validates_its_parts() -> None:
     assert p.points.dtype == np.float64 and p.points.shape == (2, 2)
 
 
+def test_image_ref_of_decoded_pixels_is_shared_read_only() -> None:
+    pixels = np.arange(2 * 5 * 3, dtype=np.uint8).reshape(2, 5, 3)
+    ref = ImageRef(array=pixels, source="frame#7")
+    assert ref.size() == (5, 2) and "5x2 decoded pixels" in repr(ref)
+    out = ref.load()
+    assert np.shares_memory(out, pixels) and not out.flags.writeable and pixels.flags.writeable
+    with pytest.raises(ValueError, match="exactly one"):
+        ImageRef(path="a.jpg", array=pixels)
+    with pytest.raises(ValueError, match=r"\(H, W, 3\) uint8"):
+        ImageRef(array=pixels.astype(np.float32))
+    with pytest.raises(ValueError, match=r"\(H, W, 3\) uint8"):
+        ImageRef(array=np.zeros((0, 4, 3), np.uint8))
+
+
 def test_group_rows_keeps_first_appearance_order() -> None:
     order, offsets, first = group_rows(pa.array(["b", "a", "b", "c", "a", "b"]))
     groups = [order[offsets[g]:offsets[g + 1]].tolist() for g in range(len(offsets) - 1)]

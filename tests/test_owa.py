@@ -396,6 +396,7 @@ def test_stage4_invalid_options_fail_at_construction(fixture_pipeline: dict[str,
 def test_adapter_example_and_registry(fixture_pipeline: dict[str, Path]) -> None:
     from molmo2_data.datasets import get_dataset
     from molmo2_data.owa import register_owa_dataset
+    from molmo2_data.owa.adapter import mllm_row_to_example
     from molmo2_data.text.formatter import FormatterConfig, format_turns
 
     register_owa_dataset("owa-test-fixtures", fixture_pipeline["mllm"])
@@ -409,9 +410,19 @@ def test_adapter_example_and_registry(fixture_pipeline: dict[str, Path]) -> None
     # 30 bins, 17 frames referenced by the 12 kept screen messages -> distinct consecutive frames
     pts = [r["pts_ns"] for r in row["image_refs"]]
     distinct = [p for k, p in enumerate(pts) if k == 0 or p != pts[k - 1]]
-    assert len(ex.images) == len(distinct) == len(ex.metadata.extra["image_bins"])
+    assert len(distinct) == 11
+    # the vision stage takes five images: five evenly spaced frames, first and last kept, 6 reported dropped
+    assert len(ex.images) == len(ex.metadata.extra["image_bins"]) == 5
+    assert ex.metadata.extra["images_dropped"] == 6
     ref = _reference_frames(OWA / "0.5.1.mkv")
-    np.testing.assert_array_equal(ex.images[-1].load(), ref[distinct[-1]][:1017, :1025])
+    for image, k in zip(ex.images, [0, 2, 5, 8, 10], strict=True):
+        np.testing.assert_array_equal(image.load(), ref[distinct[k]][:1017, :1025])
+    frames, errors = ds.builder.load_frames(row["image_refs"])
+    every = mllm_row_to_example(row, frames, errors, max_images=None)
+    assert len(every.images) == len(every.metadata.extra["image_bins"]) == 11
+    assert every.metadata.extra["images_dropped"] == 0
+    assert ex.metadata.extra["image_bins"] == [every.metadata.extra["image_bins"][k] for k in (0, 2, 5, 8, 10)]
+    assert ex.images[-1].data is None and not ex.images[-1].load().flags.writeable  # decoded pixels, shared
     assert ex.metadata.extra["image_errors"] == [] and ex.metadata.source_ids["sequence_idx"] == 0
     turns = format_turns(ex.annotations[0], FormatterConfig(), np.random.RandomState(0))
     assert len(turns) == 2

@@ -25,30 +25,46 @@ import numpy as np
 
 @dataclass(frozen=True, eq=False)
 class ImageRef:
-    """An image that is decoded on demand: a local file, or bytes embedded in a table."""
+    """An image that is decoded on demand: a local file, bytes embedded in a table, or pixels already
+    decoded (``array``, e.g. a video frame of a desktop recording: no encode/decode round trip)."""
 
     path: str | None = None
     data: bytes | None = None
     source: str | None = None  # e.g. the URL it was downloaded from
+    array: np.ndarray | None = None  # (H, W, 3) uint8 RGB
 
     def __post_init__(self) -> None:
-        if (self.path is None) == (self.data is None):
-            raise ValueError("ImageRef needs exactly one of path= or data=")
+        if sum(x is not None for x in (self.path, self.data, self.array)) != 1:
+            raise ValueError("ImageRef needs exactly one of path=, data= or array=")
+        if self.array is not None:
+            a = self.array
+            if a.dtype != np.uint8 or a.ndim != 3 or a.shape[2] != 3 or 0 in a.shape:
+                raise ValueError(f"ImageRef array must be non-empty (H, W, 3) uint8, got {a.dtype} {a.shape}")
+            view = a.view()
+            view.flags.writeable = False  # shared, never copied: nobody may write through it
+            object.__setattr__(self, "array", view)
 
     def load(self) -> np.ndarray:
         """Decode to an RGB ``uint8`` array of shape (H, W, 3) (EXIF orientation applied)."""
+        if self.array is not None:
+            return self.array
         from molmo2_data.media.image import decode_image
 
         return decode_image(self.path if self.path is not None else self.data)
 
     def size(self) -> tuple[int, int]:
         """(width, height) after EXIF orientation, read from the header only."""
+        if self.array is not None:
+            return int(self.array.shape[1]), int(self.array.shape[0])
         from molmo2_data.media.image import image_size
 
         return image_size(self.path if self.path is not None else self.data)
 
     def __repr__(self) -> str:
-        where = self.path if self.path is not None else f"<{len(self.data or b'')} embedded bytes>"
+        if self.array is not None:
+            where = f"<{self.array.shape[1]}x{self.array.shape[0]} decoded pixels>"
+        else:
+            where = self.path if self.path is not None else f"<{len(self.data or b'')} embedded bytes>"
         return f"ImageRef({where})"
 
 
@@ -370,7 +386,9 @@ def _image_ref(item: Any) -> ImageRef:
         return ImageRef(path=str(item))
     if isinstance(item, bytes):
         return ImageRef(data=item)
-    if isinstance(item, np.ndarray) or hasattr(item, "convert"):
+    if isinstance(item, np.ndarray) and item.dtype == np.uint8 and item.ndim == 3 and item.shape[2] == 3:
+        return ImageRef(array=item)
+    if isinstance(item, np.ndarray) or hasattr(item, "convert"):  # other modes: through Pillow's converters
         from molmo2_data.media.image import encode_png
 
         return ImageRef(data=encode_png(item))

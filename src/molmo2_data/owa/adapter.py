@@ -2,8 +2,8 @@
 formatted, tokenized, packed and mixed like image and video data.
 
 An example is: ``images`` = the window's screen frames in time order (consecutive repeats of the same
-frame — the carried-forward state — collapsed, unless ``dedupe_frames=False``) as PNG-encoded
-:class:`ImageRef`; one :class:`Messages` annotation, user = the instruction, assistant = the encoded
+frame — the carried-forward state — collapsed, unless ``dedupe_frames=False``) as decoded-pixel
+:class:`ImageRef` (no PNG round trip); one :class:`Messages` annotation, user = the instruction, assistant = the encoded
 events joined by newlines (the :mod:`.encoder` text format); metadata ``extra`` = the row's metadata plus
 ``image_bins`` (the bin of each image) and ``image_errors`` (every frame that could not be produced,
 with its reason — never silently dropped).
@@ -29,10 +29,13 @@ from molmo2_data.owa.vlm import VLMDatasetBuilder, _as_list_of_dicts
 
 def mllm_row_to_example(row: Mapping[str, Any], frames: Sequence[np.ndarray | None],
                         errors: Sequence[Mapping[str, Any]] = (), *, dataset: str = "owa",
-                        split: str = "train", index: int | None = None, dedupe_frames: bool = True) -> Example:
-    """Build an Example from one MLLM row and its decoded frames (aligned with ``image_refs``)."""
-    from molmo2_data.media.image import encode_png
+                        split: str = "train", index: int | None = None, dedupe_frames: bool = True,
+                        max_images: int | None = 5) -> Example:
+    """Build an Example from one MLLM row and its decoded frames (aligned with ``image_refs``).
 
+    ``max_images`` (default 5, the vision stage's multi-image limit, which would otherwise keep only the
+    first five) keeps that many frames evenly spaced over the window, first and last included; how many
+    were left out is recorded in ``extra["images_dropped"]``. None keeps all."""
     refs = _as_list_of_dicts(row["image_refs"])
     images: list[ImageRef] = []
     image_bins: list[int] = []
@@ -44,13 +47,22 @@ def mllm_row_to_example(row: Mapping[str, Any], frames: Sequence[np.ndarray | No
         if dedupe_frames and key == last_key:
             continue
         last_key = key
-        images.append(ImageRef(data=encode_png(frame), source=f"{ref.get('path')}#pts_ns={ref.get('pts_ns')}"))
+        images.append(ImageRef(array=np.asarray(frame), source=f"{ref.get('path')}#pts_ns={ref.get('pts_ns')}"))
         image_bins.append(int(ref["bin_idx"]))
+    dropped = 0
+    if max_images is not None and len(images) > max_images:
+        keep = np.unique(np.round(np.linspace(0, len(images) - 1, max(max_images, 1))).astype(int))
+        if max_images == 1:
+            keep = np.array([len(images) - 1])  # one frame: the latest state
+        dropped = len(images) - len(keep)
+        images = [images[k] for k in keep]
+        image_bins = [image_bins[k] for k in keep]
     meta = dict(row["metadata"])
     events = list(row["encoded_events"])
     messages = Messages([Message("user", row["instruction"]), Message("assistant", "\n".join(events))],
                         style="owa_desktop_actions")
-    extra = {**meta, "image_bins": image_bins, "image_errors": [dict(e) for e in errors]}
+    extra = {**meta, "image_bins": image_bins, "image_errors": [dict(e) for e in errors],
+             "images_dropped": dropped}
     return Example(
         annotations=[messages],
         metadata=Metadata(dataset=dataset, split=split, rows=() if index is None else (index,),
@@ -64,11 +76,12 @@ class OwaMllmDataset(Dataset):
     """A saved MLLM dataset (stage 3) as a common-interface dataset of Examples."""
 
     def __init__(self, mllm_dataset: Any, split: str = "train", name: str = "owa",
-                 dedupe_frames: bool = True, max_cache_size: int = 256):
+                 dedupe_frames: bool = True, max_cache_size: int = 256, max_images: int | None = 5):
         self.name, self.split = name, split
         self.builder = VLMDatasetBuilder(mllm_dataset, image_format="numpy", cache_images=True,
                                          max_cache_size=max_cache_size, split=split)
         self.dedupe_frames = dedupe_frames
+        self.max_images = max_images
 
     def __len__(self) -> int:
         return len(self.builder)
@@ -77,7 +90,7 @@ class OwaMllmDataset(Dataset):
         row = self.builder.dataset[int(item)]
         frames, errors = self.builder.load_frames(row["image_refs"])
         return mllm_row_to_example(row, frames, errors, dataset=self.name, split=self.split, index=int(item),
-                                   dedupe_frames=self.dedupe_frames)
+                                   dedupe_frames=self.dedupe_frames, max_images=self.max_images)
 
 
 def register_owa_dataset(name: str, mllm_dataset: str | os.PathLike, **options: Any) -> None:

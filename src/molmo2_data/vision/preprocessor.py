@@ -57,7 +57,7 @@ class VisionPreprocessor:
     def _one(self, item: ImageRef | np.ndarray, cfg: ImageConfig, max_crops: int) -> ImageInputs:
         if isinstance(item, np.ndarray):
             return preprocess_image(item, cfg, max_crops)
-        if not cfg.fast_jpeg_draft:
+        if not cfg.fast_jpeg_draft or item.array is not None:
             return preprocess_image(item.load(), cfg, max_crops)
         from molmo2_data.media.image import decode_image_draft
 
