@@ -299,7 +299,8 @@ def test_expected_track_points_follow_the_question() -> None:
 
 EVAL_SETS = [("pixmo-points-eval", "test"), ("pixmo-count", "validation"), ("pixmo-clocks", "validation"),
              ("pixmo-docs", "validation"), ("molmo2-videopoint", "train"), ("molmo2-videotrack", "train"),
-             ("molmo2-videocapqa", "train"), ("molmo2-multiimagepoint", "train"), ("pixmo-cap", "validation")]
+             ("molmo2-videocapqa", "train"), ("molmo2-multiimagepoint", "train"), ("pixmo-cap", "validation"),
+             ("molmo2-videocounteval", "validation")]
 
 
 def _perfect_predictions(ds: object, limit: int = 6) -> list[dict]:

@@ -17,14 +17,19 @@ from molmo2_data import paths
 from molmo2_data.datasets import get_dataset
 from molmo2_data.datasets.molmo2_video import Molmo2VideoCapQA
 from molmo2_data.errors import SchemaError, UnknownSplitError
-from molmo2_data.example import Caption, Messages, MultipleChoice, Track, VideoPointing
+from molmo2_data.example import Caption, Count, Messages, MultipleChoice, Track, VideoPointing
+from molmo2_data.inspect import default_split
 from molmo2_data.media.video import probe_video, read_frames_at
 from molmo2_data.sample import load_truth
 from molmo2_data.sample.draw import COLORS, NUMBER_WORDS, pixel_color_name
 from molmo2_data.tables import read_table, write_table
 
 VIDEO_SETS = ["molmo2-cap", "molmo2-videocapqa", "molmo2-videosubtitleqa", "molmo2-askmodelanything",
-              "molmo2-videopoint", "molmo2-videotrack"]
+              "molmo2-videopoint", "molmo2-videotrack", "molmo2-videocounteval"]
+
+
+def dataset(name: str, root: Path):
+    return get_dataset(name, split=default_split(name), root=root)
 EPS = 1e-4  # decode a hair after the annotated time: the same frame, immune to float rounding
 
 
@@ -313,7 +318,7 @@ def summary(ex) -> list:
 
 @pytest.mark.parametrize("name", VIDEO_SETS)
 def test_examples_are_deterministic(sample_root: Path, name: str) -> None:
-    a, b = get_dataset(name, root=sample_root), get_dataset(name, root=sample_root)
+    a, b = dataset(name, sample_root), dataset(name, sample_root)
     assert len(a) >= 20
     for i in range(20):
         assert summary(a.get(i, np.random.RandomState(7 + i))) == summary(b.get(i, np.random.RandomState(7 + i)))
@@ -330,7 +335,8 @@ def first_table(root: Path, name: str) -> Path:
 
 REQUIRED = {"molmo2-cap": "annotation_score", "molmo2-videocapqa": "NegativeAnswers",
             "molmo2-videosubtitleqa": "subtitle", "molmo2-askmodelanything": "answer",
-            "molmo2-videopoint": "two_fps_timestamps", "molmo2-videotrack": "fps"}
+            "molmo2-videopoint": "two_fps_timestamps", "molmo2-videotrack": "fps",
+            "molmo2-videocounteval": "clip_end"}
 
 
 @pytest.mark.parametrize("name", VIDEO_SETS)
@@ -340,12 +346,12 @@ def test_missing_column_is_a_schema_error(sample_root: Path, tmp_path: Path, nam
         table = read_table(path)
         write_table(table.drop_columns([REQUIRED[name]]), path)
     with pytest.raises(SchemaError, match=f"missing column '{REQUIRED[name]}'"):
-        get_dataset(name, root=tmp_path)
+        dataset(name, tmp_path)
 
 
 @pytest.mark.parametrize("name", VIDEO_SETS)
 def test_missing_video_is_a_counted_skip(sample_root: Path, tmp_path: Path, name: str) -> None:
-    full = get_dataset(name, root=sample_root)
+    full = dataset(name, sample_root)
     gone = full.get(0, np.random.RandomState(0)).video.path
     copy_dataset(sample_root, name, tmp_path)
     src = paths.data_root(sample_root) / "media" / "videos"
@@ -356,7 +362,7 @@ def test_missing_video_is_a_counted_skip(sample_root: Path, tmp_path: Path, name
                 dst = tmp_path / "media" / "videos" / p.relative_to(src)
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 os.link(p, dst)
-    ds = get_dataset(name, root=tmp_path)
+    ds = dataset(name, tmp_path)
     n_lost = sum(full.get(i, np.random.RandomState(0)).video.path == gone for i in range(len(full)))
     assert len(ds) == len(full) - n_lost and n_lost >= 1
     assert ds.skipped["video missing locally"] == n_lost
@@ -400,3 +406,49 @@ def test_videopoint_official_oversampling(sample_root: Path) -> None:
     for k in (0, len(over) - 1):
         a, b = over.get(k, np.random.RandomState(1)), plain.get(expected[k], np.random.RandomState(1))
         assert a.metadata.rows == b.metadata.rows and a.video.clip_start == b.video.clip_start
+
+
+# ---------------------------------------------------------------------------------------------
+# Molmo2-VideoCountEval
+# ---------------------------------------------------------------------------------------------
+
+
+def test_videocounteval_counts_are_true_in_the_decoded_clip(sample_root: Path) -> None:
+    truth = load_truth("molmo2-videocounteval", sample_root)
+    ds = get_dataset("molmo2-videocounteval", split="validation", root=sample_root)
+    assert len(ds) == len(truth) == 42 and not ds.skipped
+    n_clips = n_clip_differs = 0
+    for i in range(len(ds)):
+        ex, t = ds[i], truth[str(i)]
+        (ann,) = ex.annotations
+        assert isinstance(ann, Count) and ann.style == "video_count"
+        assert (ann.label, ann.count, ann.question) == (t["label"], t["count"], t["question"])
+        assert (ex.video.clip_start, ex.video.clip_end) == (t["clip_start"], t["clip_end"])
+        assert ex.metadata.extra["category"] == t["category"]
+        color = t["label"].split()[0]
+        # the last frame the preprocessor samples shows exactly `count` objects of that colour
+        length = (t["clip_end"] or t["video_duration"]) - (t["clip_start"] or 0.0)
+        frame = frames_at(ex, [length - 0.05])[0]
+        assert blobs_of(frame, color) == ann.count, (i, t)
+        if t["clip_end"] is not None:
+            n_clips += 1
+            whole = [r for r in truth.values() if r["video_id"] == t["video_id"] and r["clip_end"] is None][0]
+            n_clip_differs += whole["count"] != t["count"]
+    assert n_clips == 18 and n_clip_differs == 11  # clips matter: their counts differ from the whole video
+
+
+def test_videocounteval_bad_rows_are_counted_skips(sample_root: Path, tmp_path: Path) -> None:
+    copy_dataset(sample_root, "molmo2-videocounteval", tmp_path)
+    os.symlink(paths.data_root(sample_root) / "media", tmp_path / "media")
+    path = first_table(tmp_path, "molmo2-videocounteval")
+    table = read_table(path)
+    bad = table.slice(0, 4).to_pylist()
+    bad[0]["count"] = None
+    bad[1]["clip_start"], bad[1]["clip_end"] = 2.0, 1.0
+    bad[2]["video_source"] = "../../etc"
+    bad[3]["video_id"] = None
+    write_table(pa.concat_tables([table, pa.Table.from_pylist(bad, schema=table.schema)]), path)
+    ds = get_dataset("molmo2-videocounteval", split="validation", root=tmp_path)
+    assert len(ds) == 42
+    assert dict(ds.skipped) == {"missing or negative count": 1, "empty clip": 1,
+                                "video_source is not a folder name": 1, "null video_id": 1}

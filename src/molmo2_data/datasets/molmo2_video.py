@@ -10,6 +10,7 @@ whose video is missing are skipped and counted.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -23,6 +24,7 @@ from molmo2_data.datasets.pixmo import nonempty_strings
 from molmo2_data.datasets.registry import register_dataset
 from molmo2_data.example import (
     Caption,
+    Count,
     Example,
     Message,
     Messages,
@@ -468,3 +470,59 @@ class Molmo2VideoTrack(VideoTableDataset):
         meta = self.metadata(rows, id=r["id"], video=r["video"], clip=r["clip"], video_dataset=r["video_dataset"])
         meta.extra.update({k: r.get(k) for k in ("video_source", "obj_id", "mask_id", "n_frames") if k in r})
         return Example(annotations=[track], video=video, metadata=meta)
+
+
+# ---------------------------------------------------------------------------------------------
+# Molmo2-VideoCountEval
+# ---------------------------------------------------------------------------------------------
+
+_SOURCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")  # a video_source must be a plain folder name
+
+
+@register_dataset("molmo2-videocounteval", aliases=("molmo2-video-count-eval",))
+class Molmo2VideoCountEval(VideoTableDataset):
+    """Video counting benchmark (allenai/Molmo2-VideoCountEval, published split ``val``, ours
+    ``validation``): one example per row, a :class:`Count` of ``label`` in the clip
+    [clip_start, clip_end] (the whole video when both are null; to the end when only the start is set),
+    asked with the row's ``question`` (style ``video_count``); ``category`` goes to the metadata.
+    Videos: ``media/videos/<video_source>/<video_id>.*``. Skipped and counted: null ids, a missing or
+    negative count, an empty clip, a ``video_source`` that is not a plain folder name, a missing video.
+    """
+
+    NAME = "molmo2-videocounteval"
+    HF_PATH = "allenai/Molmo2-VideoCountEval"
+    SPLITS = {"validation": "val"}
+    COLUMNS = {"video_id": is_string, "video_source": is_string, "clip_start": is_number, "clip_end": is_number,
+               "count": is_number, "label": is_string, "category": is_string, "question": is_string,
+               "video_duration": is_number}
+
+    def build_index(self, table: pa.Table) -> dict[str, np.ndarray]:
+        keep = np.ones(table.num_rows, dtype=bool)
+        keep = self.drop(keep, ~_bool(pc.is_valid(table.column("video_id"))), "null video_id")
+        count = _floats(table.column("count"))
+        keep = self.drop(keep, ~(np.isfinite(count) & (count >= 0)), "missing or negative count")
+        cs, ce = _floats(table.column("clip_start")), _floats(table.column("clip_end"))
+        keep = self.drop(keep, np.isfinite(cs) & np.isfinite(ce) & ~(ce > cs), "empty clip")
+        source = np.asarray(pc.fill_null(table.column("video_source"), "youtube").to_numpy(zero_copy_only=False),
+                            dtype=object)
+        video = np.full(table.num_rows, "", dtype=object)
+        for name in sorted(set(source.tolist())):
+            rows = np.nonzero(source == name)[0]
+            if not _SOURCE_NAME.match(name):
+                keep = self.drop(keep, source == name, "video_source is not a folder name")
+                continue
+            video[rows] = self.resolve(table.column("video_id").take(pa.array(rows)), VideoFinder([name], self.root))
+        index = self.grouped_index(np.arange(table.num_rows, dtype=np.int64), keep, video)
+        first = index["order"][index["offsets"][:-1]]
+        index["clip_start"], index["clip_end"] = cs[first], ce[first]
+        return index
+
+    def build_example(self, rows: np.ndarray, group: int, rng: np.random.RandomState) -> Example:
+        (r,) = self.row_dicts(rows, ["video_id", "video_source", "count", "label", "category", "question"])
+        cs, ce = float(self.index["clip_start"][group]), float(self.index["clip_end"][group])
+        video = VideoRef(self.video_file(group), clip_start=cs if np.isfinite(cs) else None,
+                         clip_end=ce if np.isfinite(ce) else None, source=r["video_id"])
+        ann = Count(label=r["label"], count=int(r["count"]), question=r["question"], style="video_count")
+        meta = self.metadata(rows, video_id=r["video_id"], video_source=r["video_source"])
+        meta.extra["category"] = r["category"]
+        return Example(annotations=[ann], video=video, metadata=meta)

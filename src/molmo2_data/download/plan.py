@@ -36,7 +36,8 @@ STAGES: dict[str, tuple[str, ...]] = {
     "long-context": SFT,  # the long-context stage trains on the SFT mixture (MIXTURES.md §1)
 }
 # Evaluation data: dataset -> our split names (None = all splits).
-EVAL: dict[str, tuple[str, ...] | None] = {"pixmo-points-eval": None, "pixmo-count": ("validation", "test")}
+EVAL: dict[str, tuple[str, ...] | None] = {"pixmo-points-eval": None, "pixmo-count": ("validation", "test"),
+                                           "molmo2-videocounteval": None}
 
 # Verification exceptions (DATASETS.md §1, §5). Others: byte hash column -> sha256, else decode.
 POLICY_OVERRIDES = {

@@ -506,6 +506,44 @@ def write_molmo2_videopoint(ctx: SampleContext) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# Molmo2-VideoCountEval
+# ---------------------------------------------------------------------------------------------
+
+
+def count_rows(scene: Scene, k: int) -> list[dict[str, Any]]:
+    """Counting questions about one shared YouTube scene: the whole video and, for longer videos, a
+    clip starting at 0.5 s whose end is at least 0.5 s away from every appearance (so the count in the
+    clip is unambiguous: objects never leave once they appear)."""
+    if scene.statics:
+        kind = scene.statics[0]
+        label, appears = f"{kind.color} {plural(kind.shape, 2)}", [o.appear for o in scene.statics]
+    else:  # nothing static: ask about the mover's kind (it is on screen from the start)
+        label, appears = f"{scene.mover.color} {plural(scene.mover.shape, 2)}", [0.0]
+    base = {"video_id": scene.video_id, "video_source": "youtube", "label": label,
+            "category": ("objects", "shapes", "colors")[k % 3], "question": f"How many {label} are there?",
+            "video_duration": scene.duration}
+    rows = [base | {"clip_start": None, "clip_end": None, "count": len(appears)}]
+    ends = [float(e) for e in np.arange(1.5, scene.duration - 0.25, 0.5) if all(abs(a - e) >= 0.5 for a in appears)]
+    if scene.duration >= 4 and ends:
+        partial = [e for e in ends if sum(a <= e - 0.5 for a in appears) < len(appears)]
+        end = partial[len(partial) // 2] if partial else ends[-1]  # prefer a clip that sees fewer objects
+        rows.append(base | {"clip_start": 0.5, "clip_end": end, "count": sum(a <= end - 0.5 for a in appears)})
+    return rows
+
+
+@sample_writer("molmo2-videocounteval")
+def write_molmo2_videocounteval(ctx: SampleContext) -> None:
+    rows = [r for k, scene in enumerate(youtube_videos(ctx)) for r in count_rows(scene, k)]
+    schema = pa.schema([("video_id", pa.string()), ("video_source", pa.string()), ("clip_start", pa.float64()),
+                        ("clip_end", pa.float64()), ("count", pa.int64()), ("label", pa.string()),
+                        ("category", pa.string()), ("question", pa.string()), ("video_duration", pa.float64())])
+    ctx.write_table("molmo2-videocounteval", "val", pa.table({f.name: [r[f.name] for r in rows] for f in schema},
+                                                           schema=schema))
+    for i, r in enumerate(rows):
+        ctx.record_truth("molmo2-videocounteval", i, r)
+
+
+# ---------------------------------------------------------------------------------------------
 # Molmo2-VideoTrack
 # ---------------------------------------------------------------------------------------------
 
