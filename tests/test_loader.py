@@ -75,8 +75,11 @@ def test_two_runs_identical_and_numpy_equals_torch(sample_root: Path, tok) -> No
     assert not same(a, c)
 
 
-@pytest.mark.parametrize("workers", [1, 2, 4])
-def test_worker_count_does_not_change_the_stream(sample_root: Path, tok, workers: int) -> None:
+@pytest.mark.parametrize("workers,share", [(1, "1"), (2, "1"), (4, "1"), (2, "0")])
+def test_worker_count_does_not_change_the_stream(sample_root: Path, tok, workers: int, share: str,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pixels come back from the workers through shared memory (share=1) or pickled (0): same stream."""
+    monkeypatch.setenv("MOLMO2_DATA_SHARE_PIXELS", share)
     ref = take(loader(sample_root, tok, framework="numpy"), 3)
     got = take(loader(sample_root, tok, num_workers=workers), 3)
     assert same(ref, [{k: (v.numpy() if hasattr(v, "numpy") else v) for k, v in x.items()} for x in got])

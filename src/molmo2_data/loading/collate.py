@@ -61,20 +61,25 @@ def collate(seqs: Sequence[PackedSequence], sequence_length: int, pad_to: str = 
             cu.append(row0 + L)
     out["cu_seqlens"] = np.asarray(cu, dtype=np.int32)
     out["max_seqlen"] = int(max(np.diff(out["cu_seqlens"]).max(), 1))
-    with_images = [s for s in seqs if s.pixels is not None]
+    with_images = [s for s in seqs if s.pixel_parts]
     if with_images:
-        ref = with_images[0].pixels
+        ref = with_images[0].pixel_parts[0]
         max_crops = max(s.n_crops for s in with_images)
         pad_px = 0 if ref.dtype == np.uint8 else -1
-        images = np.full((B, max_crops, *ref.shape[1:]), pad_px, dtype=ref.dtype)
+        # every crop is copied once, from its example straight into the batch; only padding is filled
+        images = np.empty((B, max_crops, *ref.shape[1:]), dtype=ref.dtype)
         masks = np.full((B, max_crops, ref.shape[1]), -1, np.float32)
         rows = max(len(s.token_pooling) for s in with_images)
         width = max(s.token_pooling.shape[1] for s in with_images)
         pooling = np.full((B, rows, width), -1, np.int64)
         for b, s in enumerate(seqs):
-            if s.pixels is None:
+            at = 0
+            for part in s.pixel_parts:
+                images[b, at: at + len(part)] = part
+                at += len(part)
+            images[b, at:] = pad_px
+            if not s.pixel_parts:
                 continue
-            images[b, : s.n_crops] = s.pixels
             masks[b, : s.n_crops] = s.patch_masks
             tp = s.token_pooling
             pooling[b, : len(tp), : tp.shape[1]] = tp

@@ -10,10 +10,13 @@ the packer's buffered indices) resumes exactly.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
+
+import numpy as np
 
 from molmo2_data.errors import Molmo2DataError
 from molmo2_data.loading.collate import collate, to_torch
@@ -100,13 +103,28 @@ class BatchIterator:
 
 
 class _EncodeByIndex:
-    """Map-style dataset for torch: index -> (index, encoded example)."""
+    """Map-style dataset for torch: index -> (index, encoded example).
+
+    In a worker process the pixels leave as a torch tensor: torch's pickler moves its storage to
+    shared memory, so the main process maps it instead of unpickling a copy (a 128-frame video is
+    55 MB of uint8; as a numpy array the main process spent ~0.1 s per such example just receiving
+    it). ``_pixels_to_numpy`` turns it back into a numpy view on arrival."""
 
     def __init__(self, source: StageSource):
         self.source = source
+        self.share_pixels = _shared_memory_is_ample()
 
     def __getitem__(self, e: int) -> tuple[int, Any]:
-        return e, self.source.encode(int(e))
+        out = self.source.encode(int(e))
+        if self.share_pixels and isinstance(out, EncodedExample) and out.pixels is not None:
+            import torch.utils.data as tud
+
+            if tud.get_worker_info() is not None:
+                import torch
+
+                pixels = out.pixels if out.pixels.flags.writeable else out.pixels.copy()
+                out = dataclasses.replace(out, pixels=torch.from_numpy(pixels))
+        return e, out
 
     def __len__(self) -> int:  # the stream is infinite; DataLoader never asks with a sampler
         return 2**62
@@ -114,6 +132,27 @@ class _EncodeByIndex:
 
 def _identity(x: Any) -> Any:
     return x
+
+
+def _shared_memory_is_ample(min_free: int = 2 << 30) -> bool:
+    """Share pixels through /dev/shm only when it has room (containers often mount 64 MB there, where
+    torch's shared tensors fail); ``MOLMO2_DATA_SHARE_PIXELS=0/1`` overrides."""
+    forced = os.environ.get("MOLMO2_DATA_SHARE_PIXELS")
+    if forced is not None:
+        return forced != "0"
+    try:
+        st = os.statvfs("/dev/shm")
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize >= min_free
+
+
+def _pixels_to_numpy(items: Iterator[tuple[int, Any]]) -> Iterator[tuple[int, Any]]:
+    """Pixels that arrived from a worker as a shared-memory tensor -> a numpy view of it."""
+    for e, out in items:
+        if isinstance(out, EncodedExample) and out.pixels is not None and not isinstance(out.pixels, np.ndarray):
+            out = dataclasses.replace(out, pixels=out.pixels.numpy())
+        yield e, out
 
 
 def _make_torch_loader_class():
@@ -140,7 +179,7 @@ def _make_torch_loader_class():
                              num_workers=num_workers, collate_fn=_identity, **kw)
 
         def __iter__(self):
-            for batch in self._core.run(super().__iter__()):
+            for batch in self._core.run(_pixels_to_numpy(super().__iter__())):
                 yield to_torch(batch) if self._as_torch else batch
 
         def __len__(self) -> int:

@@ -56,7 +56,7 @@ class PackedSequence:
     subsegment_ids: np.ndarray
     document_ids: np.ndarray  # (T,) 0..n_docs-1
     cu_seqlens: np.ndarray  # (n_docs + 1,) int32 boundaries within the sequence
-    pixels: np.ndarray | None
+    pixel_parts: tuple[np.ndarray, ...]  # each example's crops, in order (concatenated only on demand)
     token_pooling: np.ndarray | None  # indexes the concatenated crops' patches
     patch_masks: np.ndarray | None
     metadata: list[dict[str, Any]] = field(default_factory=list)
@@ -67,7 +67,13 @@ class PackedSequence:
 
     @property
     def n_crops(self) -> int:
-        return 0 if self.pixels is None else len(self.pixels)
+        return sum(len(p) for p in self.pixel_parts)
+
+    @property
+    def pixels(self) -> np.ndarray | None:
+        """All crops, concatenated. The collator copies ``pixel_parts`` straight into the batch instead:
+        pixels are most of a batch's bytes (an SFT batch carries ~110 MB), so each copy counts."""
+        return np.concatenate(self.pixel_parts) if self.pixel_parts else None
 
 
 def pack(examples: list[EncodedExample]) -> PackedSequence:
@@ -99,7 +105,7 @@ def pack(examples: list[EncodedExample]) -> PackedSequence:
         subsegment_ids=np.concatenate(subs),
         document_ids=np.concatenate(docs),
         cu_seqlens=cu,
-        pixels=np.concatenate(pixels) if pixels else None,
+        pixel_parts=tuple(pixels),
         token_pooling=np.concatenate(pooling) if pooling else None,
         patch_masks=np.concatenate(masks) if masks else None,
         metadata=[e.metadata for e in examples],
