@@ -300,7 +300,7 @@ def test_expected_track_points_follow_the_question() -> None:
 EVAL_SETS = [("pixmo-points-eval", "test"), ("pixmo-count", "validation"), ("pixmo-clocks", "validation"),
              ("pixmo-docs", "validation"), ("molmo2-videopoint", "train"), ("molmo2-videotrack", "train"),
              ("molmo2-videocapqa", "train"), ("molmo2-multiimagepoint", "train"), ("pixmo-cap", "validation"),
-             ("molmo2-videocounteval", "validation")]
+             ("molmo2-videocounteval", "validation"), ("molmo2-videopointeval", "validation")]
 
 
 def _perfect_predictions(ds: object, limit: int = 6) -> list[dict]:
@@ -452,3 +452,67 @@ def test_gallery_loads_in_headless_chromium(sample_root: Path, tmp_path: Path) -
     assert pixels.shape[:2] == (900, 1000)
     assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 50  # drawings, not an empty page
     assert (pixels.reshape(-1, 3).std(axis=0) > 10).all()
+
+
+# --------------------------------------------------------------------------------------------
+# COCO RLE and mask-based video pointing (Molmo2-VideoPointEval)
+# --------------------------------------------------------------------------------------------
+
+
+def test_rle_hand_computed_and_round_trips() -> None:
+    from molmo2_data.media import rle
+
+    centre = np.zeros((3, 3), bool)
+    centre[1, 1] = True
+    assert rle.encode(centre) == {"size": [3, 3], "counts": "414"}
+    assert rle.encode(centre, compressed=False)["counts"] == [4, 1, 4]
+    # from the fourth run on, the difference to the run two before is written; 100 needs two groups
+    assert rle.counts_to_string([2, 3, 100, 4]) == "23T31"
+    assert rle.counts_from_string("11:1I") == [1, 1, 10, 2, 3]  # 3 - 10 = -7: one group, sign bit set
+    column_major = rle.decode({"size": [2, 3], "counts": [1, 2, 3]})
+    assert column_major.tolist() == [[False, True, False], [True, False, False]]
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        mask = rng.random(tuple(rng.integers(1, 30, 2))) < rng.random()
+        for compressed in (True, False):
+            np.testing.assert_array_equal(rle.decode(rle.encode(mask, compressed)), mask)
+    with pytest.raises(rle.RLEError):
+        rle.decode({"size": [2, 2], "counts": [1, 2]})  # 3 pixels for a 2x2 mask
+    with pytest.raises(rle.RLEError):
+        rle.decode({"size": [2, 2], "counts": "1\x7f"})
+
+
+def test_video_point_mask_score_hits_inside_masks_once_per_object() -> None:
+    from molmo2_data.media import rle
+
+    a = np.zeros((10, 20), bool)
+    a[2:5, 2:6] = True  # object 0 at t = 1.0 (x 0.1-0.3, y 0.2-0.5)
+    b = np.zeros((10, 20), bool)
+    b[6:9, 10:14] = True  # object 1 at t = 2.0 and t = 3.0
+    objects = [[{"time": 1.0, "rle": rle.encode(a)}],
+               [{"time": 2.0, "rle": rle.encode(b)}, {"time": 3.0, "rle": rle.encode(b, compressed=False)}]]
+    times = np.array([1.1, 3.0, 2.0])
+    pts = np.array([[0.2, 0.3], [0.6, 0.7], [0.6, 0.7], [0.9, 0.9]])  # hit 0, hit 1, 1 again, nothing
+    frame = np.array([0, 1, 2, 2])
+    s = m.video_point_mask_score(times, pts, frame, objects)
+    assert (s.tp, s.n_pred, s.n_true) == (2, 4, 2)
+    assert m.video_point_mask_score(np.array([1.5]), pts[:1], np.array([0]), objects).tp == 0  # too far in time
+    assert m.video_point_mask_score(np.zeros(0), np.zeros((0, 2)), np.zeros(0, int), objects).n_true == 2
+
+
+def test_videopointeval_scores_against_masks(sample_root: Path) -> None:
+    ds = get_dataset("molmo2-videopointeval", split="validation", root=sample_root)
+    ex = ds.example(0)
+    (ann,) = ex.annotations
+    w, h = ann.scale
+    masks = ex.metadata.extra["video_masks"]
+    # point at every object on its *last* masked frame, not the annotated time: still all hits
+    parts = [f'{frames[-1]["time"]:.1f} {k} {x / w * 1000:.0f} {y / h * 1000:.0f}'
+             for k, (frames, (x, y)) in enumerate(zip(masks, ann.points, strict=True), start=1)]
+    assert any(frames[-1]["time"] not in ann.timestamps for frames in masks)
+    text = f'<points coords="{";".join(parts)}">{ann.label}</points>'
+    report = evaluate("molmo2-videopointeval", "validation", [{"index": 0, "prediction": text}], root=sample_root)
+    assert report["overall"]["score"] == 1.0
+    wrong = '<points coords="0.5 1 999 999">x</points>'
+    report = evaluate("molmo2-videopointeval", "validation", [{"index": 0, "prediction": wrong}], root=sample_root)
+    assert report["records"][0]["metrics"]["f1"] == 0.0

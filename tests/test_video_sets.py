@@ -25,7 +25,7 @@ from molmo2_data.sample.draw import COLORS, NUMBER_WORDS, pixel_color_name
 from molmo2_data.tables import read_table, write_table
 
 VIDEO_SETS = ["molmo2-cap", "molmo2-videocapqa", "molmo2-videosubtitleqa", "molmo2-askmodelanything",
-              "molmo2-videopoint", "molmo2-videotrack", "molmo2-videocounteval"]
+              "molmo2-videopoint", "molmo2-videotrack", "molmo2-videocounteval", "molmo2-videopointeval"]
 
 
 def dataset(name: str, root: Path):
@@ -336,7 +336,7 @@ def first_table(root: Path, name: str) -> Path:
 REQUIRED = {"molmo2-cap": "annotation_score", "molmo2-videocapqa": "NegativeAnswers",
             "molmo2-videosubtitleqa": "subtitle", "molmo2-askmodelanything": "answer",
             "molmo2-videopoint": "two_fps_timestamps", "molmo2-videotrack": "fps",
-            "molmo2-videocounteval": "clip_end"}
+            "molmo2-videocounteval": "clip_end", "molmo2-videopointeval": "masks"}
 
 
 @pytest.mark.parametrize("name", VIDEO_SETS)
@@ -452,3 +452,55 @@ def test_videocounteval_bad_rows_are_counted_skips(sample_root: Path, tmp_path: 
     assert len(ds) == 42
     assert dict(ds.skipped) == {"missing or negative count": 1, "empty clip": 1,
                                 "video_source is not a folder name": 1, "null video_id": 1}
+
+
+# ---------------------------------------------------------------------------------------------
+# Molmo2-VideoPointEval
+# ---------------------------------------------------------------------------------------------
+
+
+def test_videopointeval_points_and_masks_lie_on_objects(sample_root: Path) -> None:
+    from molmo2_data.media import rle
+
+    truth = load_truth("molmo2-videopointeval", sample_root)
+    ds = get_dataset("molmo2-videopointeval", split="validation", root=sample_root)
+    assert len(ds) == len(truth) == 21 and not ds.skipped
+    n_masks = 0
+    for i in range(len(ds)):
+        ex, t = ds[i], truth[str(i)]
+        (ann,) = ex.annotations
+        assert isinstance(ann, VideoPointing) and ann.style == "video_point" and ann.label == t["label"]
+        assert ann.scale == (t["width"], t["height"]) and ann.count == len(t["points"])
+        color = t["label"].split()[0]
+        times = ann.timestamps[ann.frame_index]
+        frames = frames_at(ex, times)
+        for frame, (x, y) in zip(frames, ann.points, strict=True):
+            assert colour_at(frame, x, y) == color
+        if i >= 6:
+            continue
+        for obj, (x, y) in zip(ex.metadata.extra["video_masks"], ann.points, strict=True):
+            decoded = frames_at(ex, [f["time"] for f in obj])
+            for f, frame in zip(obj, decoded, strict=True):
+                mask = rle.decode(f["rle"])
+                assert mask.shape == (t["height"], t["width"]) and mask[int(y), int(x)]
+                diff = np.abs(frame[mask].astype(int) - np.asarray(COLORS[color])).max(axis=1)
+                assert np.mean(diff <= 40) > 0.8  # the mask covers the object as decoded
+                n_masks += 1
+    assert n_masks > 40
+
+
+def test_videopointeval_bad_rows_are_counted_skips(sample_root: Path, tmp_path: Path) -> None:
+    copy_dataset(sample_root, "molmo2-videopointeval", tmp_path)
+    os.symlink(paths.data_root(sample_root) / "media", tmp_path / "media")
+    path = first_table(tmp_path, "molmo2-videopointeval")
+    table = read_table(path)
+    bad = table.slice(0, 4).to_pylist()
+    bad[0]["points"] = bad[0]["points"] + bad[0]["points"][:1]
+    bad[1]["masks"] = []
+    bad[2]["width"] = None
+    bad[3]["video_source"] = "a/b"
+    write_table(pa.concat_tables([table, pa.Table.from_pylist(bad, schema=table.schema)]), path)
+    ds = get_dataset("molmo2-videopointeval", split="validation", root=tmp_path)
+    assert len(ds) == 21
+    assert dict(ds.skipped) == {"points and timestamps differ in length": 1, "masks are not one list per point": 1,
+                                "missing video size": 1, "video_source is not a folder name": 1}

@@ -526,3 +526,82 @@ class Molmo2VideoCountEval(VideoTableDataset):
         meta = self.metadata(rows, video_id=r["video_id"], video_source=r["video_source"])
         meta.extra["category"] = r["category"]
         return Example(annotations=[ann], video=video, metadata=meta)
+
+
+# ---------------------------------------------------------------------------------------------
+# Molmo2-VideoPointEval
+# ---------------------------------------------------------------------------------------------
+
+
+def _video_masks(masks: Any) -> list[list[dict[str, Any]]]:
+    """The ``masks`` cell (per point: a list of {frame_id, rle}; a JSON string is accepted) as plain
+    lists, with each frame's time (frame_id / 2: the masks are on the 2 fps grid)."""
+    if isinstance(masks, str):
+        import json
+
+        masks = json.loads(masks)
+    out = []
+    for per_point in masks or []:
+        frames = []
+        for f in per_point or []:
+            if f is None or f.get("rle") is None or f.get("frame_id") is None:
+                continue
+            frames.append({"time": float(f["frame_id"]) / 2.0, "rle": dict(f["rle"])})
+        out.append(frames)
+    return out
+
+
+@register_dataset("molmo2-videopointeval", aliases=("molmo2-video-point-eval",))
+class Molmo2VideoPointEval(VideoTableDataset):
+    """Video pointing benchmark (allenai/Molmo2-VideoPointEval, published split ``val``, ours
+    ``validation``): one example per row, a :class:`VideoPointing` of ``label`` with one pixel point per
+    annotated timestamp (scale = the row's ``width``/``height``), and every object's masks (COCO RLE,
+    compressed or not, per 2 fps frame) in ``metadata.extra["video_masks"]`` (kept encoded; the scorer
+    decodes the frames it needs). Skipped and counted: null ids, points and timestamps of different
+    lengths, masks not one list per point, a missing size, an unusable ``video_source``, a missing video.
+    """
+
+    NAME = "molmo2-videopointeval"
+    HF_PATH = "allenai/Molmo2-VideoPointEval"
+    SPLITS = {"validation": "val"}
+    COLUMNS = {"video_id": is_string, "video_source": is_string, "width": is_number, "height": is_number,
+               "video_duration": is_number, "two_fps_timestamps": is_list, "points": is_list, "masks": None,
+               "label": is_string}
+
+    def build_index(self, table: pa.Table) -> dict[str, np.ndarray]:
+        keep = np.ones(table.num_rows, dtype=bool)
+        keep = self.drop(keep, ~_bool(pc.is_valid(table.column("video_id"))), "null video_id")
+        n_t = pc.fill_null(pc.list_value_length(table.column("two_fps_timestamps")), -1)
+        n_p = pc.fill_null(pc.list_value_length(table.column("points")), -2)
+        keep = self.drop(keep, ~_bool(pc.equal(n_t, n_p)), "points and timestamps differ in length")
+        if pa.types.is_list(table.schema.field("masks").type) or pa.types.is_large_list(table.schema.field("masks").type):
+            n_m = pc.fill_null(pc.list_value_length(table.column("masks")), -3)
+            keep = self.drop(keep, ~_bool(pc.equal(n_m, n_p)), "masks are not one list per point")
+        size_ok = (_floats(table.column("width")) > 0) & (_floats(table.column("height")) > 0)
+        keep = self.drop(keep, ~size_ok, "missing video size")
+        source = np.asarray(pc.fill_null(table.column("video_source"), "youtube").to_numpy(zero_copy_only=False),
+                            dtype=object)
+        video = np.full(table.num_rows, "", dtype=object)
+        for name in sorted(set(source.tolist())):
+            rows = np.nonzero(source == name)[0]
+            if not _SOURCE_NAME.match(name):
+                keep = self.drop(keep, source == name, "video_source is not a folder name")
+                continue
+            video[rows] = self.resolve(table.column("video_id").take(pa.array(rows)), VideoFinder([name], self.root))
+        return self.grouped_index(np.arange(table.num_rows, dtype=np.int64), keep, video)
+
+    def build_example(self, rows: np.ndarray, group: int, rng: np.random.RandomState) -> Example:
+        (r,) = self.row_dicts(rows, ["video_id", "video_source", "width", "height", "two_fps_timestamps",
+                                     "points", "masks", "label"])
+        order = np.argsort(np.asarray(r["two_fps_timestamps"], dtype=np.float64), kind="stable")
+        times = np.asarray(r["two_fps_timestamps"], dtype=np.float64)[order]
+        pts = np.asarray([(float(r["points"][k]["x"]), float(r["points"][k]["y"])) for k in order],
+                         dtype=np.float64).reshape(-1, 2)
+        timestamps, frame_index = np.unique(times, return_inverse=True)
+        masks = _video_masks(r["masks"])
+        ann = VideoPointing(label=r["label"], timestamps=timestamps, points=pts,
+                            frame_index=frame_index.astype(np.int64), scale=(float(r["width"]), float(r["height"])),
+                            count=len(pts), question=None, mode="point", style="video_point")
+        meta = self.metadata(rows, video_id=r["video_id"], video_source=r["video_source"])
+        meta.extra["video_masks"] = [masks[k] for k in order] if len(masks) == len(pts) else masks
+        return Example(annotations=[ann], video=VideoRef(self.video_file(group), source=r["video_id"]), metadata=meta)

@@ -37,7 +37,7 @@ STAGES: dict[str, tuple[str, ...]] = {
 }
 # Evaluation data: dataset -> our split names (None = all splits).
 EVAL: dict[str, tuple[str, ...] | None] = {"pixmo-points-eval": None, "pixmo-count": ("validation", "test"),
-                                           "molmo2-videocounteval": None}
+                                           "molmo2-videocounteval": None, "molmo2-videopointeval": None}
 
 # Verification exceptions (DATASETS.md §1, §5). Others: byte hash column -> sha256, else decode.
 POLICY_OVERRIDES = {

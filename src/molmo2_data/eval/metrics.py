@@ -12,8 +12,9 @@ mean (0 when both are 0).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
@@ -269,6 +270,41 @@ def video_point_score(pred_t: np.ndarray, pred_pts: np.ndarray, pred_frame: np.n
         rows, _ = match_points(pred_pts[pred_frame == pi], true_pts[true_frame == ti], size, None, threshold_px)
         tp += len(rows)
     return PointScore(tp, len(pred_pts), len(true_pts))
+
+
+def video_point_mask_score(pred_t: np.ndarray, pred_pts: np.ndarray, pred_frame: np.ndarray,
+                           objects: Sequence[Sequence[Mapping[str, Any]]], time_tolerance: float = 0.25,
+                           ) -> PointScore:
+    """Video points against object masks (Molmo2-VideoPointEval): ``objects[k]`` lists object k's masks
+    as ``{"time": s, "rle": COCO RLE}``. A predicted point (time t, [0, 1] units) hits object k when
+    k's mask nearest to t (within ``time_tolerance`` s) contains it; predictions and objects are then
+    matched one to one (most hits), so pointing at one object twice scores once. Masks are decoded
+    only when some prediction falls near their time."""
+    from molmo2_data.media import rle
+
+    pred_t = np.asarray(pred_t, dtype=np.float64).reshape(-1)
+    pred_pts = np.asarray(pred_pts, dtype=np.float64).reshape(-1, 2)
+    when = pred_t[np.asarray(pred_frame, dtype=np.int64)] if len(pred_pts) else np.zeros(0)
+    hits = np.zeros((len(pred_pts), len(objects)), dtype=bool)
+    decoded: dict[tuple[int, int], np.ndarray] = {}
+    for k, frames in enumerate(objects):
+        if not frames:
+            continue
+        times = np.asarray([f["time"] for f in frames], dtype=np.float64)
+        for j, (t, (x, y)) in enumerate(zip(when, pred_pts, strict=True)):
+            near = int(np.argmin(np.abs(times - t)))
+            if abs(times[near] - t) > time_tolerance or not (0 <= x <= 1 and 0 <= y <= 1):
+                continue
+            if (k, near) not in decoded:
+                decoded[(k, near)] = rle.decode(frames[near]["rle"])
+            mask = decoded[(k, near)]
+            h, w = mask.shape
+            hits[j, k] = mask[min(int(y * h), h - 1), min(int(x * w), w - 1)]
+    tp = 0
+    if hits.any():
+        rows, cols = linear_sum_assignment(np.where(hits, -1.0, 0.0))
+        tp = int(hits[rows, cols].sum())
+    return PointScore(tp, len(pred_pts), len(objects))
 
 
 def track_scores(pred_t: np.ndarray, pred_pts: np.ndarray, pred_frame: np.ndarray, pred_ids: np.ndarray,

@@ -151,9 +151,13 @@ def _frames_overlay(times: np.ndarray, pts: np.ndarray, frame: np.ndarray, ids: 
 
 def _score_video_pointing(ann: VideoPointing, text: str, ex: Example) -> tuple[dict, str, Overlay, m.PointScore]:
     p = parse.parse_video_points(text, scale=(1.0, 1.0))
-    true = m.normalise(ann.points, ann.scale)
-    s = m.video_point_score(p.timestamps, p.points, p.frame_index, ann.timestamps, true, ann.frame_index,
-                            _video_size(ex))
+    masks = ex.metadata.extra.get("video_masks") if len(ex.annotations) == 1 else None
+    if masks is not None and len(masks) == len(ann.points):  # VideoPointEval: hits are inside masks
+        s = m.video_point_mask_score(p.timestamps, p.points, p.frame_index, masks)
+    else:
+        true = m.normalise(ann.points, ann.scale)
+        s = m.video_point_score(p.timestamps, p.points, p.frame_index, ann.timestamps, true, ann.frame_index,
+                                _video_size(ex))
     metrics = {"precision": s.precision, "recall": s.recall, "f1": s.f1}
     if "count" in ann.mode or "count" in ann.style:
         metrics.update(_count_metrics(text, ann.count if ann.count is not None else len(ann.points)))

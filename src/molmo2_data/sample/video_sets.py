@@ -544,6 +544,56 @@ def write_molmo2_videocounteval(ctx: SampleContext) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# Molmo2-VideoPointEval
+# ---------------------------------------------------------------------------------------------
+
+
+def object_mask(scene: Scene, obj: MovingObject, k: int) -> np.ndarray:
+    """The pixels ``obj`` covers on frame ``k`` (drawn with the same code as the frame)."""
+    canvas = Image.new("L", (scene.width, scene.height), 0)
+    pos = obj.positions[k]
+    if pos is not None:
+        draw_shape(ImageDraw.Draw(canvas), DrawnObject(obj.shape, obj.color, pos, obj.radius), fill=255)
+    return np.asarray(canvas) > 0
+
+
+def point_eval_row(scene: Scene) -> dict[str, Any]:
+    """Point to every static object once, 0.5 s after it appears; each object's masks on every 2 fps
+    frame from then to the end (frame_id = 2 t), COCO-compressed."""
+    from molmo2_data.media.rle import encode
+
+    kind = scene.statics[0]
+    times = [o.appear + 0.5 for o in scene.statics]
+    masks = []
+    for obj in scene.statics:
+        frames = []
+        for t in np.arange(obj.appear + 0.5, scene.duration - 0.25, 0.5):
+            frames.append({"frame_id": int(round(2 * t)), "rle": encode(object_mask(scene, obj, int(round(t * scene.fps))))})
+        masks.append(frames)
+    points = [{"x": round(o.positions[int(round(t * scene.fps))][0], 2),  # type: ignore[index]
+               "y": round(o.positions[int(round(t * scene.fps))][1], 2)} for o, t in zip(scene.statics, times, strict=True)]
+    return {"video_id": scene.video_id, "video_source": "youtube", "width": scene.width, "height": scene.height,
+            "video_duration": scene.duration, "two_fps_timestamps": times, "points": points, "masks": masks,
+            "label": f"{kind.color} {plural(kind.shape, 2)}"}
+
+
+@sample_writer("molmo2-videopointeval")
+def write_molmo2_videopointeval(ctx: SampleContext) -> None:
+    rows = [point_eval_row(scene) for scene in youtube_videos(ctx) if scene.statics]
+    rle = pa.struct([("size", pa.list_(pa.int64())), ("counts", pa.string())])
+    schema = pa.schema([("video_id", pa.string()), ("video_source", pa.string()), ("width", pa.int64()),
+                        ("height", pa.int64()), ("video_duration", pa.float64()),
+                        ("two_fps_timestamps", pa.list_(pa.float64())),
+                        ("points", pa.list_(pa.struct([("x", pa.float64()), ("y", pa.float64())]))),
+                        ("masks", pa.list_(pa.list_(pa.struct([("frame_id", pa.int64()), ("rle", rle)])))),
+                        ("label", pa.string())])
+    ctx.write_table("molmo2-videopointeval", "val", pa.table({f.name: [r[f.name] for r in rows] for f in schema},
+                                                           schema=schema))
+    for i, r in enumerate(rows):
+        ctx.record_truth("molmo2-videopointeval", i, {k: v for k, v in r.items() if k != "masks"})
+
+
+# ---------------------------------------------------------------------------------------------
 # Molmo2-VideoTrack
 # ---------------------------------------------------------------------------------------------
 
