@@ -268,3 +268,26 @@ def test_with_vision_stage_layout(tok):
     assert len(out.ids) == 807 and len(out.input_ids) == 806
     assert out.ids[1:753].tolist() == image_layout(tok).tolist()
     assert int((out.input_ids == tok.special.im_patch).sum()) == inputs.token_pooling.shape[0] == 725
+
+
+def test_chat_layout_is_one_multi_turn_conversation(tok):
+    """layout="chat": the annotations' turns form one conversation, tokenized exactly like a single
+    Messages annotation holding all of them (EOS after every answer, one loss weight, no subsegments)."""
+    qa = [("What colour is the sky?", "Blue."), ("And the grass?", "Green."), ("How many suns?", "One.")]
+    anns = [Messages([Message("user", q), Message("assistant", a)]) for q, a in qa]
+    cfg = TokenizeConfig(shuffle_annotations=False)
+    chat = tokenize_example(Example(annotations=anns, metadata=meta(), layout="chat"), tok, cfg,
+                            np.random.RandomState(0))
+    flat = Messages([m for a in anns for m in a.messages])
+    one = tokenize_example(Example(annotations=[flat], metadata=meta()), tok, cfg, np.random.RandomState(0))
+    assert chat.ids.tolist() == one.ids.tolist() and chat.subsegment_ids is None
+    np.testing.assert_array_equal(chat.loss_weights, one.loss_weights)
+    learned = (chat.loss_weights > 0).astype(int)
+    assert int(np.sum(np.diff(np.concatenate([[0], learned])) == 1)) == 3  # three answers, each + EOS
+    tree = tokenize_example(Example(annotations=anns, metadata=meta()), tok, cfg, np.random.RandomState(0))
+    assert set(tree.subsegment_ids.tolist()) == {0, 1, 2, 10000}  # the tree: three branches + shared prefix
+    shuffled = {tokenize_example(Example(annotations=anns, metadata=meta(), layout="chat"), tok, TokenizeConfig(),
+                                 np.random.RandomState(s)).annotation_order for s in range(10)}
+    assert len(shuffled) > 1  # the turn order comes from the example rng
+    with pytest.raises(ValueError, match="layout"):
+        Example(annotations=anns, metadata=meta(), layout="list")  # type: ignore[arg-type]

@@ -263,6 +263,22 @@ def test_videopoint_options_and_configs(sample_root: Path) -> None:
         get_dataset("molmo2-videopoint", root=sample_root, config="spatial_reference")
 
 
+def test_videopoint_multi_query_clips_are_a_chat_one_time_in_five(sample_root: Path) -> None:
+    ds = get_dataset("molmo2-videopoint", root=sample_root)
+    multi = [i for i in range(len(ds)) if len(ds.get(i, np.random.RandomState(0)).annotations) > 1]
+    single = [i for i in range(len(ds)) if i not in multi]
+    assert multi and single
+    layouts = [ds.get(i, np.random.RandomState(s)).layout for i in multi for s in range(100)]
+    assert 0.15 <= layouts.count("chat") / len(layouts) <= 0.25  # p_multi_turn = 0.2, from the example rng
+    assert {ds.get(i, np.random.RandomState(s)).layout for i in single for s in range(20)} == {"tree"}
+    always = get_dataset("molmo2-videopoint", root=sample_root, p_multi_turn=1.0)
+    never = get_dataset("molmo2-videopoint", root=sample_root, p_multi_turn=0.0)
+    assert {always.get(i, np.random.RandomState(s)).layout for i in multi for s in range(5)} == {"chat"}
+    assert {never.get(i, np.random.RandomState(s)).layout for i in multi for s in range(5)} == {"tree"}
+    with pytest.raises(ValueError, match="p_multi_turn"):
+        get_dataset("molmo2-videopoint", root=sample_root, p_multi_turn=1.5)
+
+
 # ---------------------------------------------------------------------------------------------
 # VideoTrack
 # ---------------------------------------------------------------------------------------------

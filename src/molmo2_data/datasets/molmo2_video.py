@@ -295,7 +295,8 @@ class Molmo2VideoPoint(VideoTableDataset):
     skipped. ``min_count``/``max_count``: keep rows whose ``count`` is in range. ``drop_unsure``
     (False, as the released loader; the card says training used only confident rows).
     ``styles``: each query's style is drawn from these with the example rng (official: point_count
-    or point). Rows are grouped by (video, clip); timestamps are made clip-relative and floored to
+    or point). A clip with several queries is one message tree, or with probability ``p_multi_turn``
+    (0.2, drawn from the example rng after the styles) one multi-turn chat (``Example.layout="chat"``). Rows are grouped by (video, clip); timestamps are made clip-relative and floored to
     the 0.5 s grid; points (percent, scale 100) are sorted by (time, x, y).
     """
 
@@ -309,12 +310,15 @@ class Molmo2VideoPoint(VideoTableDataset):
     def __init__(self, split: str = "train", config: str | Sequence[str] | None = None, *,
                  max_seconds: float = 63.0, min_count: int | None = None, max_count: int | None = None,
                  drop_unsure: bool = False, styles: Sequence[str] = ("video_point_count", "video_point"),
-                 oversample: bool = False, **kw: Any):
+                 oversample: bool = False, p_multi_turn: float = 0.2, **kw: Any):
         if not styles or any(not s.startswith("video_") for s in styles):
             raise ValueError(f"molmo2-videopoint: styles must be non-empty video_* styles, got {styles!r}")
         self.styles = tuple(styles)
+        if not 0.0 <= p_multi_turn <= 1.0:
+            raise ValueError(f"molmo2-videopoint: p_multi_turn must be in [0, 1], got {p_multi_turn!r}")
         super().__init__(split, config, max_seconds=float(max_seconds), min_count=min_count,
-                         max_count=max_count, drop_unsure=bool(drop_unsure), oversample=bool(oversample), **kw)
+                         max_count=max_count, drop_unsure=bool(drop_unsure), oversample=bool(oversample),
+                         p_multi_turn=float(p_multi_turn), **kw)
 
     def effective_clips(self, table: pa.Table, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per row (clip_start, clip_end) in seconds (NaN = whole video) and the updated keep mask."""
@@ -378,7 +382,9 @@ class Molmo2VideoPoint(VideoTableDataset):
         meta = self.metadata(rows, video_id=recs[0]["video_id"], video_source=recs[0]["video_source"])
         meta.extra["configs"] = [self.configs_loaded[self.config_of_table[r]] for r in rows]
         meta.extra["annotator_unsure"] = [bool(r["annotator_unsure"]) for r in recs]
-        return Example(annotations=anns, video=video, metadata=meta)
+        p_chat = self.options["p_multi_turn"]
+        chat = len(anns) > 1 and p_chat > 0 and rng.random() < p_chat
+        return Example(annotations=anns, video=video, metadata=meta, layout="chat" if chat else "tree")
 
     def pointing(self, row: dict[str, Any], start: float, length: float, rng: np.random.RandomState) -> VideoPointing:
         times: list[float] = []

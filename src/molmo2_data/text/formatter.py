@@ -432,13 +432,19 @@ def format_annotation(ann: Annotation, cfg: FormatterConfig, rng: np.random.Rand
     raise ConfigError(f"cannot format annotation of type {type(ann).__name__}")
 
 
-def format_turns(ann: Annotation, cfg: FormatterConfig, rng: np.random.RandomState,
-                 ctx: FormatContext | None = None) -> list[Turn]:
-    """Template, then style prefix on the first user text, then message format."""
+def format_conversation(ann: Annotation, cfg: FormatterConfig, rng: np.random.RandomState,
+                        ctx: FormatContext | None = None) -> Conversation:
+    """Template, then style prefix on the first user text (not yet wrapped in the message format)."""
     conv = format_annotation(ann, cfg, rng, ctx)
     prefix = style_prefix(conv.style, cfg, rng, answer=conv.messages[1])
     conv.messages[0] = with_prefix(prefix, conv.messages[0])
-    return render_turns(conv, cfg)
+    return conv
+
+
+def format_turns(ann: Annotation, cfg: FormatterConfig, rng: np.random.RandomState,
+                 ctx: FormatContext | None = None) -> list[Turn]:
+    """Template, then style prefix on the first user text, then message format."""
+    return render_turns(format_conversation(ann, cfg, rng, ctx), cfg)
 
 
 # --------------------------------------------------------------------------------------------

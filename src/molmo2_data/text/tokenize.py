@@ -5,7 +5,8 @@ video) and are passed in. They go right after BOS (the normal training case), or
 ``<|image|>`` / ``<|video|>`` markers if the text holds them (single-annotation examples).
 
 Single annotation (``tokenize_message``): BOS, vision, [subtitles], then each message; EOS after every
-assistant message. Several annotations (``tokenize_message_list``): formatted separately, shuffled by
+assistant message. An example with ``layout="chat"`` is tokenized the same way, its annotations' turns
+(shuffled) forming one multi-turn conversation. Several annotations (``tokenize_message_list``): formatted separately, shuffled by
 the example rng, BOS + vision shared (subsegment 10000), each annotation restarts its positions, no EOS
 after an annotation's last answer but one final EOS, and after the shift each annotation's last target
 becomes EOS so every annotation learns to stop.
@@ -21,7 +22,15 @@ import numpy as np
 
 from molmo2_data.errors import ConfigError
 from molmo2_data.example import Example
-from molmo2_data.text.formatter import FormatContext, FormatterConfig, Turn, format_subtitles, format_turns
+from molmo2_data.text.formatter import (
+    Conversation,
+    FormatContext,
+    FormatterConfig,
+    Turn,
+    format_conversation,
+    format_subtitles,
+    render_turns,
+)
 from molmo2_data.text.tokenizer import Molmo2Tokenizer
 
 SHARED_SUBSEGMENT = 10000
@@ -181,20 +190,30 @@ def tokenize_example(example: Example, tokenizer: Molmo2Tokenizer, config: Token
     rng = rng if rng is not None else np.random.RandomState(0)
     video = example.video
     ctx = FormatContext(frame_times=frame_times, clip_start=float(video.clip_start or 0.0) if video else 0.0)
-    conversations = [format_turns(a, cfg.formatter, rng, ctx) for a in example.annotations]
-    order = list(range(len(conversations)))
+    formatted = [format_conversation(a, cfg.formatter, rng, ctx) for a in example.annotations]
+    order = list(range(len(formatted)))
     if len(order) > 1 and cfg.shuffle_annotations:
         rng.shuffle(order)
+    chat = example.layout == "chat" and len(order) > 1
+    if chat:  # one multi-turn conversation: the annotations' messages one after another, wrapped once
+        first = formatted[order[0]]
+        merged = Conversation([m for i in order for m in formatted[i].messages], first.style, first.system)
+        conversations = [render_turns(merged, cfg.formatter)]
+    else:
+        conversations = [render_turns(c, cfg.formatter) for c in formatted]
     subtitles = subtitle_text or ""
     if subtitle_text is None and video is not None and video.subtitles:
         subtitles = format_subtitles(video.subtitles, frame_times, cfg.formatter.subtitle_window, ctx.clip_start)
-    encoded, subtitle_ids = _encode_turns(tokenizer, [conversations[i] for i in order], subtitles)
+    encoded, subtitle_ids = _encode_turns(tokenizer, conversations if chat else [conversations[i] for i in order],
+                                          subtitles)
     arrays = _vision_arrays(vision)
     weights = _weights_for(example, cfg)
     scale = 1.0 if example.weight is None else float(example.weight)
     sp = tokenizer.special
-    if len(order) == 1:
-        return _single(conversations[0], encoded[0], arrays, subtitle_ids, tokenizer, cfg, weights[0], scale)
+    if len(order) == 1 or chat:
+        out = _single(conversations[0], encoded[0], arrays, subtitle_ids, tokenizer, cfg, weights[order[0]], scale)
+        out.annotation_order = tuple(order)
+        return out
     prefix = np.concatenate([[sp.bos], _vision_ids(tokenizer, arrays, cfg.image_labels), subtitle_ids]
                             ).astype(np.int64)
     n_vision = int(sum(len(a) for a in arrays))
