@@ -762,3 +762,71 @@ def test_desktop_data_mixes_into_get_dataloader(fixture_pipeline: dict[str, Path
         members |= {m["member"] for row in batch["metadata"] for m in row}
     assert "owa-fixtures" in members and dl.report["skipped"] == {}
     assert batch["input_ids"].shape == (1, 16384) and (batch["labels"] != -100).any()
+
+
+# ------------------------------------------------------------------------------------------------
+# Numeric action / state columns
+# ------------------------------------------------------------------------------------------------
+
+
+def test_numeric_vectors_hand_computed() -> None:
+    from molmo2_data.owa.encoder import DecodedEvent
+    from molmo2_data.owa.numeric import ACTION_FIELDS, STATE_FIELDS, action_vectors, state_vectors
+
+    def ev(t_ns: int, kind: str, payload: dict) -> DecodedEvent:
+        topic = {"KeyboardEvent": "keyboard", "MouseEvent": "mouse", "KeyboardState": "keyboard/state",
+                 "MouseState": "mouse/state"}[kind]
+        return DecodedEvent(topic, t_ns, f"desktop/{kind}", payload)
+
+    events = [ev(10_000_000, "MouseEvent", {"event_type": "move", "x": 5, "y": 7}),  # bin 0
+              ev(120_000_000, "KeyboardState", {"buttons": [17]}),  # bin 1: Ctrl held
+              ev(150_000_000, "MouseEvent", {"event_type": "click", "x": 6, "y": 8, "button": "right",
+                                             "pressed": True}),
+              ev(160_000_000, "KeyboardEvent", {"event_type": "press", "vk": 65}),
+              ev(330_000_000, "MouseState", {"x": 9, "y": 9, "buttons": ["left"]}),  # bin 3
+              ev(340_000_000, "MouseEvent", {"event_type": "scroll", "x": 9, "y": 9, "dx": 0, "dy": -2})]
+    bins = [0, 1, 1, 1, 3, 3]
+    a = action_vectors(events, bins)
+    assert a.shape == (6, len(ACTION_FIELDS))
+    nan = np.nan
+    np.testing.assert_array_equal(a[2], [0.15, 1, 1, 1, 6, 8, nan, nan, 1, 1, nan])  # right click down
+    np.testing.assert_array_equal(a[3], [0.16, 1, 0, 0, nan, nan, nan, nan, nan, 1, 65])  # key A pressed
+    np.testing.assert_array_equal(a[5], [0.34, 3, 1, 2, 9, 9, 0, -2, nan, nan, nan])  # scroll
+    s = state_vectors(events, bins, 5)
+    assert s.shape == (5, len(STATE_FIELDS))
+    np.testing.assert_array_equal(s[0], [nan, nan, nan, nan])  # nothing known before the first action
+    np.testing.assert_array_equal(s[1], [5, 7, nan, nan])  # bin 1's own actions do not leak into it
+    np.testing.assert_array_equal(s[2], [6, 8, nan, 2])  # Ctrl from the snapshot + A; buttons still unknown
+    np.testing.assert_array_equal(s[4], [9, 9, 1, 2])  # the mouse snapshot: left held (bit 0)
+    with pytest.raises(ValueError, match="non-decreasing"):
+        state_vectors(events, [0, 1, 0, 1, 3, 3], 5)
+
+
+def test_stage3_numeric_columns_match_the_text(fixture_pipeline: dict[str, Path]) -> None:
+    from molmo2_data.owa.encoder import EventEncoder
+    from molmo2_data.owa.numeric import ACTION_FIELDS, STATE_FIELDS
+
+    mllm = _load_all(fixture_pipeline["mllm"])
+    enc = EventEncoder()
+    n_keys = n_clicks = 0
+    for row in mllm:
+        a = np.asarray(row["action_vectors"], dtype=np.float64).reshape(-1, len(ACTION_FIELDS))
+        s = np.asarray(row["state_vectors"], dtype=np.float64).reshape(-1, len(STATE_FIELDS))
+        meta = row["metadata"]
+        assert len(a) == len(row["encoded_events"]) == meta["num_actions"] and len(s) == meta["num_bins"]
+        np.testing.assert_array_equal(a[:, 1], meta["event_bin_offsets"])
+        for vec, text in zip(a, row["encoded_events"], strict=True):
+            e = enc.decode(text)
+            assert vec[0] == e.timestamp_ns / 1e9
+            if e.message_type.endswith("KeyboardEvent"):
+                assert vec[10] == e.payload["vk"] and vec[9] == (e.payload["event_type"] == "press")
+                n_keys += 1
+            if e.message_type.endswith("MouseEvent") and e.payload.get("event_type") == "click":
+                assert (vec[4], vec[5], vec[9]) == (e.payload["x"], e.payload["y"], float(e.payload["pressed"]))
+                n_clicks += 1
+    assert n_keys > 10 and n_clicks > 0
+    from molmo2_data.owa import VLMDatasetBuilder
+
+    item = VLMDatasetBuilder(str(fixture_pipeline["mllm"]), image_format="numpy", split="train")[0]
+    assert item["action_vectors"].shape == (len(item["encoded_events"]), len(ACTION_FIELDS))
+    assert item["state_vectors"].shape == (item["metadata"]["num_bins"], len(STATE_FIELDS))

@@ -10,7 +10,8 @@ its real topic and its time relative to the window start); ``image_refs`` (one p
 screen state: resolved video ``path``, ``pts_ns``, ``utc_ns``, bin ``timestamp_ns`` and ``bin_idx``,
 ``screen_timestamp_ns``, ``width``/``height`` as recorded, and ``error`` — null, or why the frame
 cannot be produced: ``missing_video``, ``pts_past_end``, ``bad_screen_payload``, ``not_a_video``);
-``metadata`` (file, window bounds, counts, ``event_bin_offsets`` = the window-relative bin of each
+``action_vectors`` / ``state_vectors`` (numeric twins of the events and the per-bin state,
+:mod:`.numeric`); ``metadata`` (file, window bounds, counts, ``event_bin_offsets`` = the window-relative bin of each
 encoded event, ``skipped_events`` = actions that could not be encoded, ``missing_images`` = ``{bin_idx, reason}`` for every bin without a usable frame,
 including ``no_screen_yet`` before the first screen message).
 """
@@ -25,6 +26,7 @@ from typing import Any
 from molmo2_data.errors import ConfigError, MediaError, SchemaError
 from molmo2_data.owa.encoder import EventEncoder, EventFormatError
 from molmo2_data.owa.events import load_manifest, load_splits, save_with_manifest
+from molmo2_data.owa.numeric import window_vectors
 from molmo2_data.owa.reader import parse_screen
 
 DEFAULT_INSTRUCTION = "Complete the computer task"
@@ -48,7 +50,8 @@ def mllm_features():
             "event_bin_offsets": List(Value("int32")), "skipped_events": Value("int32"),
             "missing_images": List({"bin_idx": Value("int32"), "reason": Value("string")})}
     return Features({"instruction": Value("string"), "encoded_events": List(Value("string")),
-                     "image_refs": List(ref), "metadata": meta})
+                     "image_refs": List(ref), "metadata": meta,
+                     "action_vectors": List(List(Value("float64"))), "state_vectors": List(List(Value("float64")))})
 
 
 def window_bounds(n: int, length: int, overlap_ratio: float) -> list[tuple[int, int]]:
@@ -141,7 +144,9 @@ def window_row(bins: list[dict[str, Any]], sequence_idx: int, instruction: str, 
             "num_bins": len(bins), "num_images": sum(1 for r in refs if not r["error"]),
             "num_actions": len(events), "is_partial": is_partial, "event_bin_offsets": offsets,
             "missing_images": missing, "skipped_events": bad_events}
-    return {"instruction": instruction, "encoded_events": events, "image_refs": refs, "metadata": meta}
+    actions, states = window_vectors(events, offsets, len(bins), encoder)
+    return {"instruction": instruction, "encoded_events": events, "image_refs": refs, "metadata": meta,
+            "action_vectors": actions.tolist(), "state_vectors": states.tolist()}
 
 
 def sequences_for_split(ds: Any, sequence_length: int, overlap_ratio: float, instruction: str,

@@ -31,6 +31,7 @@ import numpy as np
 
 from molmo2_data.errors import ConfigError, MediaError, SchemaError
 from molmo2_data.owa.frames import stream_start_seconds
+from molmo2_data.owa.numeric import ACTION_FIELDS, STATE_FIELDS
 
 try:  # a torch Dataset when torch is there; the builder itself needs nothing from torch
     from torch.utils.data import Dataset as _Base
@@ -125,8 +126,12 @@ class VLMDatasetBuilder(_Base):
         frames, errors = self.load_frames(row["image_refs"])
         metadata = dict(row["metadata"])
         metadata["image_errors"] = errors
-        return {"instruction": row["instruction"], "encoded_events": list(row["encoded_events"]),
-                "images": [None if f is None else self._convert(f) for f in frames], "metadata": metadata}
+        out = {"instruction": row["instruction"], "encoded_events": list(row["encoded_events"]),
+               "images": [None if f is None else self._convert(f) for f in frames], "metadata": metadata}
+        for col, width in (("action_vectors", len(ACTION_FIELDS)), ("state_vectors", len(STATE_FIELDS))):
+            if col in row:  # MLLM datasets written before the numeric columns existed lack them
+                out[col] = np.asarray(row[col], dtype=np.float64).reshape(-1, width)
+        return out
 
     # -- frames ---------------------------------------------------------------------------------
 
