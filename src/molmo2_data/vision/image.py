@@ -21,7 +21,7 @@ import numpy as np
 
 from molmo2_data.errors import ConfigError
 from molmo2_data.vision import tokens as tk
-from molmo2_data.vision.resize import _kernels, resize_and_pad, siglip_resize, torch_resize
+from molmo2_data.vision.resize import compiled_kernels, resize_and_pad, siglip_resize, torch_resize
 
 _F32 = np.float32
 
@@ -189,7 +189,7 @@ def normalize(pixels: np.ndarray, mode: str) -> np.ndarray:
     if mode not in ("siglip", *NORMALIZE):
         raise ConfigError(f"unknown normalize mode {mode!r}")
     if pixels.dtype == np.uint8 and mode == "siglip":
-        kernels = _kernels()
+        kernels = compiled_kernels()
         if kernels is not None and pixels.flags.c_contiguous:
             out = np.empty(pixels.shape, dtype=_F32)
             kernels.siglip_normalize(pixels.reshape(-1), out.reshape(-1))
@@ -233,7 +233,7 @@ def _finish(crops: Sequence[np.ndarray], cfg: ImageConfig) -> np.ndarray:
     """Lay the (size, size, 3) crops out as patches (or NCHW) and normalise (unless on GPU).
 
     Each crop is copied once, straight from the resized image into its place in the output; SigLIP's
-    normalisation then runs in place over the final array (per-channel modes normalise first)."""
+    normalisation then runs as one pass over the final array (per-channel modes normalise first)."""
     if cfg.normalize_on_gpu and crops[0].dtype != np.uint8:
         raise ConfigError("normalize_on_gpu needs the uint8 siglip resize")
     if not cfg.normalize_on_gpu and (cfg.normalize_mode != "siglip" or crops[0].dtype != np.uint8):

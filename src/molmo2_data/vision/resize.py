@@ -30,6 +30,7 @@ from __future__ import annotations
 import os
 import warnings
 from functools import lru_cache
+from types import ModuleType
 
 import numpy as np
 
@@ -71,9 +72,9 @@ def siglip_resize(image: np.ndarray, out_h: int, out_w: int, engine: str = "auto
     if (h, w) == (out_h, out_w):
         return np.array(image, order="C")
     if engine == "auto":
-        engine = "jit" if c == 3 and _kernels() is not None else "numpy"
+        engine = "jit" if c == 3 and compiled_kernels() is not None else "numpy"
     if engine == "jit":
-        kernels = _kernels()
+        kernels = compiled_kernels()
         if kernels is None:
             raise ConfigError("engine='jit' needs numba (pip install numba), or set engine='numpy'")
         rows, ps = _flat_rows(image)
@@ -108,21 +109,17 @@ def siglip_resize(image: np.ndarray, out_h: int, out_w: int, engine: str = "auto
     return out.astype(np.uint8).reshape(out_h, out_w, c)  # a convex combination of uint8: no clipping
 
 
-_KERNELS: list = []
-
-
-def _kernels():
+@lru_cache(maxsize=1)
+def compiled_kernels() -> ModuleType | None:
     """The compiled kernels module, or None when numba is missing or MOLMO2_DATA_JIT=0 (imported on
     first use: importing numba costs ~0.3 s, which processes that never resize should not pay)."""
-    if not _KERNELS:
-        module = None
-        if os.environ.get("MOLMO2_DATA_JIT", "1") != "0":
-            try:
-                from molmo2_data.vision import kernels as module
-            except ImportError:  # pragma: no cover - numba is a dependency; broken installs fall back
-                module = None
-        _KERNELS.append(module)
-    return _KERNELS[0]
+    if os.environ.get("MOLMO2_DATA_JIT", "1") == "0":
+        return None
+    try:
+        from molmo2_data.vision import kernels
+    except ImportError:  # pragma: no cover - numba is a dependency; broken installs fall back to numpy
+        return None
+    return kernels
 
 
 @lru_cache(maxsize=256)
