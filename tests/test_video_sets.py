@@ -453,12 +453,17 @@ def test_videocounteval_counts_are_true_in_the_decoded_clip(sample_root: Path) -
     assert n_clips == 18 and n_clip_differs == 11  # clips matter: their counts differ from the whole video
 
 
-def test_videocounteval_bad_rows_are_counted_skips(sample_root: Path, tmp_path: Path) -> None:
-    copy_dataset(sample_root, "molmo2-videocounteval", tmp_path)
+def append_edited_rows(sample_root: Path, tmp_path: Path, name: str, n: int) -> tuple[Path, pa.Table, list]:
+    """A copy of a dataset's table (media linked) and ``n`` of its rows as dicts to edit and append."""
+    copy_dataset(sample_root, name, tmp_path)
     os.symlink(paths.data_root(sample_root) / "media", tmp_path / "media")
-    path = first_table(tmp_path, "molmo2-videocounteval")
+    path = first_table(tmp_path, name)
     table = read_table(path)
-    bad = table.slice(0, 4).to_pylist()
+    return path, table, table.slice(0, n).to_pylist()
+
+
+def test_videocounteval_bad_rows_are_counted_skips(sample_root: Path, tmp_path: Path) -> None:
+    path, table, bad = append_edited_rows(sample_root, tmp_path, "molmo2-videocounteval", 4)
     bad[0]["count"] = None
     bad[1]["clip_start"], bad[1]["clip_end"] = 2.0, 1.0
     bad[2]["video_source"] = "../../etc"
@@ -506,11 +511,7 @@ def test_videopointeval_points_and_masks_lie_on_objects(sample_root: Path) -> No
 
 
 def test_videopointeval_bad_rows_are_counted_skips(sample_root: Path, tmp_path: Path) -> None:
-    copy_dataset(sample_root, "molmo2-videopointeval", tmp_path)
-    os.symlink(paths.data_root(sample_root) / "media", tmp_path / "media")
-    path = first_table(tmp_path, "molmo2-videopointeval")
-    table = read_table(path)
-    bad = table.slice(0, 4).to_pylist()
+    path, table, bad = append_edited_rows(sample_root, tmp_path, "molmo2-videopointeval", 4)
     bad[0]["points"] = bad[0]["points"] + bad[0]["points"][:1]
     bad[1]["masks"] = []
     bad[2]["width"] = None

@@ -37,6 +37,8 @@ from molmo2_data.example import (
 )
 from molmo2_data.tables import group_rows, is_bool, is_list, is_number, is_string
 
+_SOURCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")  # a video_source must be a plain folder name
+
 # The official Molmo2-Cap loader drops these ids (corrupt videos).
 CORRUPT_CAP_VIDEO_IDS = ("0OfUqrbRa2Y", "mTXBQzptWAg", "NyuA4FatDQk", "a_", "gsfIHiBB6xE", "bXApJtAf6Qo",
                          "N8BlpYSpgg4")
@@ -78,6 +80,25 @@ class VideoTableDataset(TableDataset):
         top = self.videos_root()
         rel = np.array([_rel(finder.find(v), top) for v in distinct] or [""], dtype=object)
         return rel[inverse] if len(distinct) else np.full(len(inverse), "", dtype=object)
+
+    def rows_with_ids(self, table: pa.Table) -> np.ndarray:
+        """Keep mask of the rows with a ``video_id`` (null ids counted)."""
+        return self.drop(np.ones(table.num_rows, dtype=bool), ~_bool(pc.is_valid(table.column("video_id"))),
+                         "null video_id")
+
+    def resolve_by_source(self, table: pa.Table, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per row, the video path under ``media/videos/<video_source>/`` (null source: youtube), and
+        ``keep`` without rows whose source is not a plain folder name (counted)."""
+        source = np.asarray(pc.fill_null(table.column("video_source"), "youtube").to_numpy(zero_copy_only=False),
+                            dtype=object)
+        video = np.full(table.num_rows, "", dtype=object)
+        for name in sorted(set(source.tolist())):
+            rows = np.nonzero(source == name)[0]
+            if not _SOURCE_NAME.match(name):
+                keep = self.drop(keep, source == name, "video_source is not a folder name")
+                continue
+            video[rows] = self.resolve(table.column("video_id").take(pa.array(rows)), VideoFinder([name], self.root))
+        return video, keep
 
     def grouped_index(self, keys: np.ndarray, keep: np.ndarray, video: np.ndarray) -> dict[str, np.ndarray]:
         """Group the kept rows by integer ``keys`` (first-appearance order); drop, and count once per
@@ -482,9 +503,6 @@ class Molmo2VideoTrack(VideoTableDataset):
 # Molmo2-VideoCountEval
 # ---------------------------------------------------------------------------------------------
 
-_SOURCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")  # a video_source must be a plain folder name
-
-
 @register_dataset("molmo2-videocounteval", aliases=("molmo2-video-count-eval",))
 class Molmo2VideoCountEval(VideoTableDataset):
     """Video counting benchmark (allenai/Molmo2-VideoCountEval, published split ``val``, ours
@@ -503,21 +521,12 @@ class Molmo2VideoCountEval(VideoTableDataset):
                "video_duration": is_number}
 
     def build_index(self, table: pa.Table) -> dict[str, np.ndarray]:
-        keep = np.ones(table.num_rows, dtype=bool)
-        keep = self.drop(keep, ~_bool(pc.is_valid(table.column("video_id"))), "null video_id")
+        keep = self.rows_with_ids(table)
         count = _floats(table.column("count"))
         keep = self.drop(keep, ~(np.isfinite(count) & (count >= 0)), "missing or negative count")
         cs, ce = _floats(table.column("clip_start")), _floats(table.column("clip_end"))
         keep = self.drop(keep, np.isfinite(cs) & np.isfinite(ce) & ~(ce > cs), "empty clip")
-        source = np.asarray(pc.fill_null(table.column("video_source"), "youtube").to_numpy(zero_copy_only=False),
-                            dtype=object)
-        video = np.full(table.num_rows, "", dtype=object)
-        for name in sorted(set(source.tolist())):
-            rows = np.nonzero(source == name)[0]
-            if not _SOURCE_NAME.match(name):
-                keep = self.drop(keep, source == name, "video_source is not a folder name")
-                continue
-            video[rows] = self.resolve(table.column("video_id").take(pa.array(rows)), VideoFinder([name], self.root))
+        video, keep = self.resolve_by_source(table, keep)
         index = self.grouped_index(np.arange(table.num_rows, dtype=np.int64), keep, video)
         first = index["order"][index["offsets"][:-1]]
         index["clip_start"], index["clip_end"] = cs[first], ce[first]
@@ -575,8 +584,7 @@ class Molmo2VideoPointEval(VideoTableDataset):
                "label": is_string}
 
     def build_index(self, table: pa.Table) -> dict[str, np.ndarray]:
-        keep = np.ones(table.num_rows, dtype=bool)
-        keep = self.drop(keep, ~_bool(pc.is_valid(table.column("video_id"))), "null video_id")
+        keep = self.rows_with_ids(table)
         n_t = pc.fill_null(pc.list_value_length(table.column("two_fps_timestamps")), -1)
         n_p = pc.fill_null(pc.list_value_length(table.column("points")), -2)
         keep = self.drop(keep, ~_bool(pc.equal(n_t, n_p)), "points and timestamps differ in length")
@@ -585,15 +593,7 @@ class Molmo2VideoPointEval(VideoTableDataset):
             keep = self.drop(keep, ~_bool(pc.equal(n_m, n_p)), "masks are not one list per point")
         size_ok = (_floats(table.column("width")) > 0) & (_floats(table.column("height")) > 0)
         keep = self.drop(keep, ~size_ok, "missing video size")
-        source = np.asarray(pc.fill_null(table.column("video_source"), "youtube").to_numpy(zero_copy_only=False),
-                            dtype=object)
-        video = np.full(table.num_rows, "", dtype=object)
-        for name in sorted(set(source.tolist())):
-            rows = np.nonzero(source == name)[0]
-            if not _SOURCE_NAME.match(name):
-                keep = self.drop(keep, source == name, "video_source is not a folder name")
-                continue
-            video[rows] = self.resolve(table.column("video_id").take(pa.array(rows)), VideoFinder([name], self.root))
+        video, keep = self.resolve_by_source(table, keep)
         return self.grouped_index(np.arange(table.num_rows, dtype=np.int64), keep, video)
 
     def build_example(self, rows: np.ndarray, group: int, rng: np.random.RandomState) -> Example:
