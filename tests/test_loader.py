@@ -201,3 +201,65 @@ def test_cli_main_job_and_batch_preview(sample_root: Path, tmp_path: Path, capsy
     page = out_html.read_text()
     assert page.count('class="loss"') >= 1 and page.count("data:image/jpeg;base64") >= 1
     assert page.count('<div class="doc">') == page.count("<p>document ")
+
+
+# ---- batches made ahead in a thread ------------------------------------------------------------
+
+
+def test_prefetched_keeps_order_forwards_errors_and_closes_early() -> None:
+    import threading
+    import time
+
+    from molmo2_data.loading.prefetch import prefetched
+
+    assert list(prefetched(iter(range(50)), 3)) == list(range(50))
+    assert list(prefetched(iter(range(5)), 0)) == list(range(5))
+
+    def failing():
+        yield 1
+        raise ValueError("bad shard")
+
+    got = []
+    with pytest.raises(ValueError, match="bad shard"):
+        for x in prefetched(failing(), 2):
+            got.append(x)
+    assert got == [1]
+    closed = threading.Event()
+
+    def endless():
+        try:
+            k = 0
+            while True:
+                yield k
+                k += 1
+        finally:
+            closed.set()
+
+    stream = prefetched(endless(), 2)
+    assert [next(stream) for _ in range(3)] == [0, 1, 2]
+    stream.close()  # the consumer stops: the producer thread stops and closes its source
+    deadline = time.monotonic() + 5
+    while not closed.is_set() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert closed.is_set()
+
+
+@pytest.mark.parametrize("framework", ["numpy", "torch"])
+def test_prefetching_changes_neither_batches_nor_checkpoints(sample_root: Path, tok, framework: str) -> None:
+    ref = take(loader(sample_root, tok, framework="numpy", prefetch_batches=0), 5)
+    dl = loader(sample_root, tok, framework=framework, prefetch_batches=3)
+    it = iter(dl)
+    first = [next(it) for _ in range(2)]
+    state = dl.state_dict()  # the thread is ahead; the state is that of the two consumed batches
+    del it
+    again = take(dl, 2)  # a new iteration continues after the consumed batches, none is lost
+    resumed = loader(sample_root, tok, framework="numpy", prefetch_batches=0)
+    resumed.load_state_dict(state)
+
+    def as_np(batches):
+        return [{k: (v.numpy() if hasattr(v, "numpy") else v) for k, v in b.items()} for b in batches]
+
+    assert same(ref[:2], as_np(first)) and same(ref[2:4], as_np(again))
+    assert same(ref[2:4], take(resumed, 2)) and state["batches"] == 2
+    with pytest.raises(ValueError, match="prefetch_batches"):
+        loader(sample_root, tok, prefetch_batches=-1)

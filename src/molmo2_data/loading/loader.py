@@ -24,6 +24,7 @@ from molmo2_data.loading.cursor import RankCursor
 from molmo2_data.loading.encode import EncodedExample, EncodeFailure, ExampleEncoder
 from molmo2_data.loading.mixtures import STAGES, Mixture, StageConfig, custom_mixture
 from molmo2_data.loading.packing import Packer, PackingConfig, pack
+from molmo2_data.loading.prefetch import Prefetcher
 from molmo2_data.loading.source import StageSource
 from molmo2_data.text.tokenize import LossWeight, TokenizeConfig
 from molmo2_data.text.tokenizer import Molmo2Tokenizer, load_tokenizer
@@ -68,6 +69,13 @@ class BatchIterator:
     def report(self) -> dict[str, Any]:
         return {**self.source.report(), "skipped": dict(self.skipped)}
 
+    def batches_with_state(self, encoded: Iterator[tuple[int, EncodedExample | EncodeFailure]],
+                           ) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+        """(batch, the state right after it): what a prefetching consumer checkpoints."""
+        for batch in self.run(encoded):
+            yield batch, self.state_dict()
+
+
     def run(self, encoded: Iterator[tuple[int, EncodedExample | EncodeFailure]]) -> Iterator[dict[str, Any]]:
         """Consume (index, encoded) pairs in scan order (buffered replays first) and yield batches."""
         packer = Packer(self.packing) if self.packing is not None else None
@@ -100,6 +108,44 @@ class BatchIterator:
                 self.batches += 1
                 yield collate(pending, self.sequence_length, self.pad_to)
                 pending = []
+
+
+class _ConsumedState:
+    """The state of the last batch handed to the user. Batches are made ahead (``Prefetcher``), so
+    the core's own state runs ahead of what was consumed; checkpoints and new iterations use this."""
+
+    def __init__(self, core: BatchIterator):
+        self._core = core
+        self._consumed: dict[str, Any] | None = None
+        self._active: Prefetcher | None = None
+
+    def _rewind(self) -> None:
+        """A new iteration starts after the last consumed batch, not after the last prefetched one;
+        the previous iteration's thread is stopped first (it shares the core)."""
+        if self._active is not None:
+            self._active.close()
+            self._active = None
+        if self._consumed is not None:
+            self._core.load_state_dict(self._consumed)
+
+    def _batches(self, encoded: Iterator[tuple[int, Any]], depth: int) -> Iterator[dict[str, Any]]:
+        self._active = stream = Prefetcher(self._core.batches_with_state(encoded), depth)
+        try:
+            for batch, state in stream:
+                self._consumed = state
+                yield batch
+        finally:
+            stream.close(timeout=0)  # stop it; the next iteration (``_rewind``) waits for it
+
+    def state_dict(self) -> dict[str, Any]:
+        return dict(self._consumed) if self._consumed is not None else self._core.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any] | list[dict[str, Any]]) -> None:
+        if self._active is not None:
+            self._active.close()
+            self._active = None
+        self._core.load_state_dict(state)
+        self._consumed = None
 
 
 class _EncodeByIndex:
@@ -165,31 +211,29 @@ def _make_torch_loader_class():
         def __iter__(self):
             return self.owner._core.cursor.scan()
 
-    class Molmo2DataLoader(tud.DataLoader):
+    class Molmo2DataLoader(_ConsumedState, tud.DataLoader):
         """A ``torch.utils.data.DataLoader`` of packed, collated batches with ``state_dict()`` /
         ``load_state_dict()`` for exact resumption."""
 
-        def __init__(self, core: BatchIterator, num_workers: int, prefetch_factor: int | None, as_torch: bool):
-            self._core = core
+        def __init__(self, core: BatchIterator, num_workers: int, prefetch_factor: int | None, as_torch: bool,
+                     prefetch_batches: int = 2):
+            _ConsumedState.__init__(self, core)
             self._as_torch = as_torch
+            self._prefetch_batches = prefetch_batches
             kw: dict[str, Any] = {}
             if num_workers > 0:
                 kw.update(prefetch_factor=prefetch_factor or 4, persistent_workers=False)
-            super().__init__(_EncodeByIndex(core.source), batch_size=None, sampler=_Scan(self),
-                             num_workers=num_workers, collate_fn=_identity, **kw)
+            tud.DataLoader.__init__(self, _EncodeByIndex(core.source), batch_size=None, sampler=_Scan(self),
+                                    num_workers=num_workers, collate_fn=_identity, **kw)
 
         def __iter__(self):
-            for batch in self._core.run(_pixels_to_numpy(super().__iter__())):
+            self._rewind()
+            encoded = _pixels_to_numpy(tud.DataLoader.__iter__(self))  # workers start here, in this thread
+            for batch in self._batches(encoded, self._prefetch_batches):
                 yield to_torch(batch) if self._as_torch else batch
 
         def __len__(self) -> int:
             raise TypeError("the stage stream is infinite")
-
-        def state_dict(self) -> dict[str, Any]:
-            return self._core.state_dict()
-
-        def load_state_dict(self, state: dict[str, Any] | list[dict[str, Any]]) -> None:
-            self._core.load_state_dict(state)
 
         @property
         def report(self) -> dict[str, Any]:
@@ -198,21 +242,17 @@ def _make_torch_loader_class():
     return Molmo2DataLoader
 
 
-class NumpyBatches:
+class NumpyBatches(_ConsumedState):
     """The same stream without torch: ``for batch in get_dataloader(..., framework="numpy")``."""
 
-    def __init__(self, core: BatchIterator):
-        self._core = core
+    def __init__(self, core: BatchIterator, prefetch_batches: int = 2):
+        super().__init__(core)
+        self._prefetch_batches = prefetch_batches
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
+        self._rewind()
         src = self._core.source
-        return self._core.run((e, src.encode(e)) for e in self._core.cursor.scan())
-
-    def state_dict(self) -> dict[str, Any]:
-        return self._core.state_dict()
-
-    def load_state_dict(self, state: dict[str, Any] | list[dict[str, Any]]) -> None:
-        self._core.load_state_dict(state)
+        return self._batches(((e, src.encode(e)) for e in self._core.cursor.scan()), self._prefetch_batches)
 
     @property
     def report(self) -> dict[str, Any]:
@@ -264,7 +304,7 @@ def get_dataloader(stage: str | StageConfig = "pretraining", batch_size: int = 8
                    split: str = "train", root: str | os.PathLike | None = None, packing: bool | None = None,
                    mixture: Mixture | dict | str | os.PathLike | None = None, max_frames: int | None = None,
                    pad_to: str = "max", framework: str = "torch", prefetch_factor: int | None = None,
-                   packing_buffer: int = 48, packing_solver: str | None = None):
+                   packing_buffer: int = 48, packing_solver: str | None = None, prefetch_batches: int = 2):
     """A DataLoader for a training stage.
 
     ``stage``: pretraining / sft / long-context (the seed's recipes) or molmo2-pretrain / molmo2-sft /
@@ -274,6 +314,8 @@ def get_dataloader(stage: str | StageConfig = "pretraining", batch_size: int = 8
     ``packing_buffer``: examples the packer chooses from (official 48). ``packing_solver``: "knapsack"
     (the official exact 2-D DP; default of the molmo2-* stages), "fill" (fullest text by exact subset
     sum, repaired for the crop budget; default of the seed stages) or "greedy".
+    ``prefetch_batches``: batches packed and collated ahead in a background thread (0: on demand), so
+    the trainer does not wait for them; ``state_dict()`` still describes the consumed batches.
     Rank and world size come from ``torch.distributed`` when not given.
     """
     cfg = stage_config(stage)
@@ -293,11 +335,14 @@ def get_dataloader(stage: str | StageConfig = "pretraining", batch_size: int = 8
                              solver=packing_solver or cfg.packing_solver,
                              image_weight=1.0 if cfg.name in PRETRAIN_STAGES else 30.0) if use_packing else None
     core = BatchIterator(source, RankCursor.fresh(rank, world), batch_size, L, pack_cfg, pad_to)
+    if prefetch_batches < 0:
+        raise ValueError(f"prefetch_batches must be >= 0, got {prefetch_batches}")
     if framework == "numpy":
-        return NumpyBatches(core)
+        return NumpyBatches(core, prefetch_batches)
     if framework != "torch":
         raise ValueError("framework must be 'torch' or 'numpy'")
-    return _make_torch_loader_class()(core, num_workers, prefetch_factor, as_torch=True)
+    return _make_torch_loader_class()(core, num_workers, prefetch_factor, as_torch=True,
+                                      prefetch_batches=prefetch_batches)
 
 
 __all__ = ["BatchIterator", "NumpyBatches", "get_dataloader", "stage_config"]
