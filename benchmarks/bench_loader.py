@@ -147,6 +147,23 @@ def memory_run(n: int) -> list[tuple[int, float]]:
         return samples
 
 
+def trainer_wait(root: Path, depth: int, steps: int = 8, step_s: float = 0.25) -> tuple[float, float]:
+    """(seconds for ``steps`` training steps, seconds the trainer spent waiting in next()) for an SFT
+    loader (numpy, no workers) whose consumer 'trains' for ``step_s`` per batch (a sleep, which releases
+    the GIL as CUDA kernels do)."""
+    from molmo2_data.loading.loader import get_dataloader
+
+    it = iter(get_dataloader("sft", batch_size=1, framework="numpy", root=root, prefetch_batches=depth))
+    next(it)
+    t0, wait = time.perf_counter(), 0.0
+    for _ in range(steps):
+        t = time.perf_counter()
+        next(it)
+        wait += time.perf_counter() - t
+        time.sleep(step_s)
+    return time.perf_counter() - t0, wait
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--examples", type=int, default=200)
@@ -167,6 +184,7 @@ def main() -> None:
         write_sample(root, progress=False)
         rows = [stage_breakdown("pretraining", root, args.examples, 4096),
                 stage_breakdown("sft", root, args.examples, 16384)]
+        waits = {depth: trainer_wait(root, depth) for depth in (0, 2)}
     print(f"End-to-end per core on the sample data ({args.examples} examples per stage, one process)")
     print(f"{'stage':<12}{'examples/s':>11}{'tokens/s':>11}{'floor ex/s':>11}{'read':>7}{'vision':>8}"
           f"{'tokenize':>9}{'pack':>7}")
@@ -175,6 +193,10 @@ def main() -> None:
               f"{r['share_read']:>7.0%}{r['share_vision']:>8.0%}{r['share_tokenize']:>9.0%}"
               f"{r['share_pack+collate']:>7.0%}")
     print("floor = read + vision only (media decode and preprocessing every loader must do)")
+    print("\nA trainer taking 0.25 s per step, SFT loader without workers, 8 steps")
+    print(f"{'prefetch_batches':<18}{'total s':>9}{'waiting in next() s':>21}")
+    for depth, (total, wait) in waits.items():
+        print(f"{depth:<18}{total:>9.2f}{wait:>21.2f}")
     print("\nPacking alone (knapsack, buffer 48) on the stages' real example lengths, resampled to 3,000 examples")
     print(f"{'stage':<12}{'solver':>9}{'seq len':>8}{'fill':>8}{'target':>8}{'examples/seq':>14}"
           f"{'decisions/s':>13}{'target':>9}")
