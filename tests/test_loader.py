@@ -263,3 +263,18 @@ def test_prefetching_changes_neither_batches_nor_checkpoints(sample_root: Path, 
     assert same(ref[2:4], take(resumed, 2)) and state["batches"] == 2
     with pytest.raises(ValueError, match="prefetch_batches"):
         loader(sample_root, tok, prefetch_batches=-1)
+
+
+def test_pin_memory_without_cuda_warns_and_changes_nothing(sample_root: Path, tok) -> None:
+    import torch
+
+    if torch.cuda.is_available():  # pragma: no cover - a GPU machine: the batches come back pinned
+        b = take(loader(sample_root, tok, pin_memory=True), 1)[0]
+        assert b["input_ids"].is_pinned()
+        return
+    with pytest.warns(UserWarning, match="pin_memory=True but CUDA is not available"):
+        dl = loader(sample_root, tok, pin_memory=True)
+    got = take(dl, 2)
+    assert isinstance(got[0]["input_ids"], torch.Tensor)
+    ref = take(loader(sample_root, tok, framework="numpy"), 2)
+    assert same(ref, [{k: (v.numpy() if hasattr(v, "numpy") else v) for k, v in b.items()} for b in got])

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import warnings
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -128,8 +129,14 @@ class _ConsumedState:
         if self._consumed is not None:
             self._core.load_state_dict(self._consumed)
 
-    def _batches(self, encoded: Iterator[tuple[int, Any]], depth: int) -> Iterator[dict[str, Any]]:
-        self._active = stream = Prefetcher(self._core.batches_with_state(encoded), depth)
+    def _batches(self, encoded: Iterator[tuple[int, Any]], depth: int,
+                 convert: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> Iterator[dict[str, Any]]:
+        """Batches with their states, made ahead; ``convert`` (e.g. to pinned torch tensors) runs in
+        the prefetch thread too."""
+        made = self._core.batches_with_state(encoded)
+        if convert is not None:
+            made = ((convert(batch), state) for batch, state in made)
+        self._active = stream = Prefetcher(made, depth)
         try:
             for batch, state in stream:
                 self._consumed = state
@@ -201,6 +208,19 @@ def _pixels_to_numpy(items: Iterator[tuple[int, Any]]) -> Iterator[tuple[int, An
         yield e, out
 
 
+def _torch_batch(pin_memory: bool) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """numpy batch -> torch tensors (zero copy), pinned in page-locked memory when asked, so the
+    trainer's ``.to("cuda", non_blocking=True)`` overlaps the copy with compute."""
+
+    def convert(batch: dict[str, Any]) -> dict[str, Any]:
+        out = to_torch(batch)
+        if pin_memory:
+            out = {k: v.pin_memory() if hasattr(v, "pin_memory") else v for k, v in out.items()}
+        return out
+
+    return convert
+
+
 def _make_torch_loader_class():
     import torch.utils.data as tud
 
@@ -216,10 +236,11 @@ def _make_torch_loader_class():
         ``load_state_dict()`` for exact resumption."""
 
         def __init__(self, core: BatchIterator, num_workers: int, prefetch_factor: int | None, as_torch: bool,
-                     prefetch_batches: int = 2):
+                     prefetch_batches: int = 2, pin_memory: bool = False):
             _ConsumedState.__init__(self, core)
             self._as_torch = as_torch
             self._prefetch_batches = prefetch_batches
+            self._pin_memory = pin_memory
             kw: dict[str, Any] = {}
             if num_workers > 0:
                 kw.update(prefetch_factor=prefetch_factor or 4, persistent_workers=False)
@@ -229,8 +250,8 @@ def _make_torch_loader_class():
         def __iter__(self):
             self._rewind()
             encoded = _pixels_to_numpy(tud.DataLoader.__iter__(self))  # workers start here, in this thread
-            for batch in self._batches(encoded, self._prefetch_batches):
-                yield to_torch(batch) if self._as_torch else batch
+            yield from self._batches(encoded, self._prefetch_batches,
+                                     _torch_batch(self._pin_memory) if self._as_torch else None)
 
         def __len__(self) -> int:
             raise TypeError("the stage stream is infinite")
@@ -304,7 +325,8 @@ def get_dataloader(stage: str | StageConfig = "pretraining", batch_size: int = 8
                    split: str = "train", root: str | os.PathLike | None = None, packing: bool | None = None,
                    mixture: Mixture | dict | str | os.PathLike | None = None, max_frames: int | None = None,
                    pad_to: str = "max", framework: str = "torch", prefetch_factor: int | None = None,
-                   packing_buffer: int = 48, packing_solver: str | None = None, prefetch_batches: int = 2):
+                   packing_buffer: int = 48, packing_solver: str | None = None, prefetch_batches: int = 2,
+                   pin_memory: bool = False):
     """A DataLoader for a training stage.
 
     ``stage``: pretraining / sft / long-context (the seed's recipes) or molmo2-pretrain / molmo2-sft /
@@ -316,6 +338,8 @@ def get_dataloader(stage: str | StageConfig = "pretraining", batch_size: int = 8
     sum, repaired for the crop budget; default of the seed stages) or "greedy".
     ``prefetch_batches``: batches packed and collated ahead in a background thread (0: on demand), so
     the trainer does not wait for them; ``state_dict()`` still describes the consumed batches.
+    ``pin_memory``: hand out batches in page-locked memory (pinned in that thread) when CUDA is
+    available; without CUDA it warns and does nothing.
     Rank and world size come from ``torch.distributed`` when not given.
     """
     cfg = stage_config(stage)
@@ -341,8 +365,14 @@ def get_dataloader(stage: str | StageConfig = "pretraining", batch_size: int = 8
         return NumpyBatches(core, prefetch_batches)
     if framework != "torch":
         raise ValueError("framework must be 'torch' or 'numpy'")
+    if pin_memory:
+        import torch
+
+        if not torch.cuda.is_available():
+            warnings.warn("pin_memory=True but CUDA is not available: batches are not pinned", stacklevel=2)
+            pin_memory = False
     return _make_torch_loader_class()(core, num_workers, prefetch_factor, as_torch=True,
-                                      prefetch_batches=prefetch_batches)
+                                      prefetch_batches=prefetch_batches, pin_memory=pin_memory)
 
 
 __all__ = ["BatchIterator", "NumpyBatches", "get_dataloader", "stage_config"]
