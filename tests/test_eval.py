@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -426,6 +427,20 @@ def test_gallery_draws_points_where_the_annotation_says(sample_root: Path, tmp_p
             assert np.abs(img[row, col].astype(int) - color).max() < 40, (k, x, y)
             checked += 1
     assert checked >= 1 and scale <= 1
+
+
+def test_gallery_tints_video_point_masks(sample_root: Path) -> None:
+    ds = get_dataset("molmo2-videopointeval", split="validation", root=sample_root)
+    ex = ds.example(0)
+    page = gallery.gallery_html(ds, "molmo2-videopointeval", "validation", n=1)
+    times = gallery.frame_times(ex)
+    expected = [gallery.masks_at(ex.metadata.extra["video_masks"], float(t)) for t in times]
+    assert all(found is not None for found in expected)
+    for found in expected:
+        assert f"{len(found)} masks" in page
+    plain = gallery.render_video(replace(ex, metadata=replace(ex.metadata, extra={})))
+    assert "masks" not in plain
+    assert _decoded_images(page)[0].tolist() != _decoded_images(plain)[0].tolist()  # the tint is drawn
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None and not os.environ.get("CI"),

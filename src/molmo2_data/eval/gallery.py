@@ -191,6 +191,24 @@ def render_images(ex: Example, pred: Mapping[int, Sequence] | None = None) -> st
     return '<div class="media">' + "".join(figs) + "</div>"
 
 
+def masks_at(video_masks: Sequence[Sequence[Mapping[str, Any]]], t: float, tolerance: float = 0.25,
+             ) -> np.ndarray | None:
+    """(K, H, W) masks of the objects that have one within ``tolerance`` s of ``t`` (VideoPointEval's
+    ``metadata.extra["video_masks"]``), or None."""
+    from molmo2_data.media import rle
+
+    found = []
+    for frames in video_masks:
+        if not frames:
+            continue
+        near = min(frames, key=lambda f: abs(float(f["time"]) - t))
+        if abs(float(near["time"]) - t) <= tolerance:
+            found.append(rle.decode(near["rle"]))
+    if not found or len({m.shape for m in found}) != 1:
+        return None
+    return np.stack(found)
+
+
 def _subtitles_at(ex: Example, t: float) -> str:
     assert ex.video is not None
     abs_t = t + (ex.video.clip_start or 0.0)
@@ -211,9 +229,13 @@ def render_video(ex: Example, pred: Mapping[Any, Sequence] | None = None) -> str
         return f"<p>video {html.escape(ex.video.path)}: {html.escape(str(e))}</p>"
     video_anns = [a for a in ex.annotations if isinstance(a, VideoPointing | Track)]
     pred_frames = {float(k): v for k, v in (pred or {}).items()}
+    video_masks = ex.metadata.extra.get("video_masks") if len(ex.annotations) == 1 else None
     figs = []
     for t, frame, shown in zip(times, frames, got, strict=True):
         img = thumbnail(frame, FRAME_SIDE)
+        masks = masks_at(video_masks, float(t)) if video_masks else None
+        if masks is not None:
+            img = tint_masks(img, masks)
         n_pts = 0
         for k, ann in enumerate(video_anns):
             if isinstance(ann, Track):
@@ -233,8 +255,10 @@ def render_video(ex: Example, pred: Mapping[Any, Sequence] | None = None) -> str
             img = draw_points(img, pp, PRED_COLOR, cross=True)
         sub = _subtitles_at(ex, float(t))
         extra = f'<div class="sub">{html.escape(sub)}</div>' if sub else ""
-        figs.append(_figure(img, f"t={t:.1f}s (frame at {shown - start:.2f}s)" + (f", {n_pts} pts" if n_pts else ""),
-                            extra))
+        caption = f"t={t:.1f}s (frame at {shown - start:.2f}s)" + (f", {n_pts} pts" if n_pts else "")
+        if masks is not None:
+            caption += f", {len(masks)} masks"
+        figs.append(_figure(img, caption, extra))
     return '<div class="media">' + "".join(figs) + "</div>"
 
 
