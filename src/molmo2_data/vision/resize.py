@@ -76,7 +76,8 @@ def siglip_resize(image: np.ndarray, out_h: int, out_w: int, engine: str = "auto
     if engine == "jit":
         kernels = compiled_kernels()
         if kernels is None:
-            raise ConfigError("engine='jit' needs numba (pip install numba), or set engine='numpy'")
+            raise ConfigError("engine='jit' needs numba (pip install numba) and MOLMO2_DATA_JIT unset or 1; "
+                              "or use engine='numpy'")
         rows, ps = _flat_rows(image)
         out = np.empty((out_h, out_w, c), dtype=np.uint8)
         # vertical first when the rows it blends (cheap, contiguous) cost less than interpolating every
