@@ -511,13 +511,16 @@ def test_videopointeval_points_and_masks_lie_on_objects(sample_root: Path) -> No
 
 
 def test_videopointeval_bad_rows_are_counted_skips(sample_root: Path, tmp_path: Path) -> None:
-    path, table, bad = append_edited_rows(sample_root, tmp_path, "molmo2-videopointeval", 4)
+    path, table, bad = append_edited_rows(sample_root, tmp_path, "molmo2-videopointeval", 6)
     bad[0]["points"] = bad[0]["points"] + bad[0]["points"][:1]
     bad[1]["masks"] = []
     bad[2]["width"] = None
     bad[3]["video_source"] = "a/b"
+    bad[4]["points"] = [None] * len(bad[4]["points"])
+    bad[5]["two_fps_timestamps"] = [None] * len(bad[5]["two_fps_timestamps"])
     write_table(pa.concat_tables([table, pa.Table.from_pylist(bad, schema=table.schema)]), path)
     ds = get_dataset("molmo2-videopointeval", split="validation", root=tmp_path)
     assert len(ds) == 21
     assert dict(ds.skipped) == {"points and timestamps differ in length": 1, "masks are not one list per point": 1,
-                                "missing video size": 1, "video_source is not a folder name": 1}
+                                "missing video size": 1, "video_source is not a folder name": 1,
+                                "a null point or timestamp": 2}

@@ -548,6 +548,21 @@ class Molmo2VideoCountEval(VideoTableDataset):
 # ---------------------------------------------------------------------------------------------
 
 
+def _rows_with_null_points(points: pa.Array, times: pa.Array) -> np.ndarray:
+    """Per row: does any point (or its x / y) or timestamp hold a null?"""
+    bad = np.zeros(len(points), dtype=bool)
+    for column, fields in ((points, ("x", "y")), (times, ())):
+        flat = pc.list_flatten(column)
+        if not len(flat):
+            continue
+        null = _bool(pc.is_null(flat))
+        for f in fields:
+            null |= _bool(pc.is_null(pc.struct_field(flat, f)))
+        parents = np.asarray(pc.list_parent_indices(column).to_numpy(zero_copy_only=False))
+        bad[parents[null]] = True
+    return bad
+
+
 def _video_masks(masks: Any) -> list[list[dict[str, Any]]]:
     """The ``masks`` cell (per point: a list of {frame_id, rle}; a JSON string is accepted) as plain
     lists, with each frame's time (frame_id / 2: the masks are on the 2 fps grid)."""
@@ -588,6 +603,9 @@ class Molmo2VideoPointEval(VideoTableDataset):
         n_t = pc.fill_null(pc.list_value_length(table.column("two_fps_timestamps")), -1)
         n_p = pc.fill_null(pc.list_value_length(table.column("points")), -2)
         keep = self.drop(keep, ~_bool(pc.equal(n_t, n_p)), "points and timestamps differ in length")
+        keep = self.drop(keep, _rows_with_null_points(table.column("points").combine_chunks(),
+                                                      table.column("two_fps_timestamps").combine_chunks()),
+                         "a null point or timestamp")
         if pa.types.is_list(table.schema.field("masks").type) or pa.types.is_large_list(table.schema.field("masks").type):
             n_m = pc.fill_null(pc.list_value_length(table.column("masks")), -3)
             keep = self.drop(keep, ~_bool(pc.equal(n_m, n_p)), "masks are not one list per point")
