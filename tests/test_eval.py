@@ -301,7 +301,8 @@ def test_expected_track_points_follow_the_question() -> None:
 EVAL_SETS = [("pixmo-points-eval", "test"), ("pixmo-count", "validation"), ("pixmo-clocks", "validation"),
              ("pixmo-docs", "validation"), ("molmo2-videopoint", "train"), ("molmo2-videotrack", "train"),
              ("molmo2-videocapqa", "train"), ("molmo2-multiimagepoint", "train"), ("pixmo-cap", "validation"),
-             ("molmo2-videocounteval", "validation"), ("molmo2-videopointeval", "validation")]
+             ("molmo2-videocounteval", "validation"), ("molmo2-videopointeval", "validation"),
+             ("molmo2-capeval", "test")]
 
 
 def _perfect_predictions(ds: object, limit: int = 6) -> list[dict]:
@@ -531,3 +532,20 @@ def test_videopointeval_scores_against_masks(sample_root: Path) -> None:
     wrong = '<points coords="0.5 1 999 999">x</points>'
     report = evaluate("molmo2-videopointeval", "validation", [{"index": 0, "prediction": wrong}], root=sample_root)
     assert report["records"][0]["metrics"]["f1"] == 0.0
+
+
+def test_statement_recall_lexical_judge_and_a_plugged_judge(sample_root: Path) -> None:
+    statements = ["A red circle moves from left to right.", "The background is pale blue.", "Two stars appear."]
+    cats = ["action", "scene", "object"]
+    got = m.statement_recall("A red circle moves from left to right over a pale blue background.", statements, cats)
+    assert got == {"statement_recall": 2 / 3, "statement_recall/action": 1.0, "statement_recall/object": 0.0,
+                   "statement_recall/scene": 1.0}
+    assert m.statement_recall("anything", [], None) == {"statement_recall": 1.0}
+    assert m.lexical_judge("Two stars appear.", "two stars") and not m.lexical_judge("Two stars appear.", "a moon")
+    ds = get_dataset("molmo2-capeval", split="test", root=sample_root)
+    ex = ds.example(0)
+    preds = [{"index": 0, "prediction": ex.annotations[0].text}]
+    report = evaluate("molmo2-capeval", "test", preds, root=sample_root)
+    assert report["overall"]["score"] == 1.0 and report["records"][0]["metrics"]["statement_recall/object"] == 1.0
+    strict = evaluate("molmo2-capeval", "test", preds, root=sample_root, judge=lambda statement, caption: False)
+    assert strict["overall"]["score"] == 0.0  # the judge decides, e.g. a model reproducing the official one

@@ -25,7 +25,8 @@ from molmo2_data.sample.draw import COLORS, NUMBER_WORDS, pixel_color_name
 from molmo2_data.tables import read_table, write_table
 
 VIDEO_SETS = ["molmo2-cap", "molmo2-videocapqa", "molmo2-videosubtitleqa", "molmo2-askmodelanything",
-              "molmo2-videopoint", "molmo2-videotrack", "molmo2-videocounteval", "molmo2-videopointeval"]
+              "molmo2-videopoint", "molmo2-videotrack", "molmo2-videocounteval", "molmo2-videopointeval",
+              "molmo2-capeval"]
 
 
 def dataset(name: str, root: Path):
@@ -352,7 +353,8 @@ def first_table(root: Path, name: str) -> Path:
 REQUIRED = {"molmo2-cap": "annotation_score", "molmo2-videocapqa": "NegativeAnswers",
             "molmo2-videosubtitleqa": "subtitle", "molmo2-askmodelanything": "answer",
             "molmo2-videopoint": "two_fps_timestamps", "molmo2-videotrack": "fps",
-            "molmo2-videocounteval": "clip_end", "molmo2-videopointeval": "masks"}
+            "molmo2-videocounteval": "clip_end", "molmo2-videopointeval": "masks",
+            "molmo2-capeval": "atomic_statements"}
 
 
 @pytest.mark.parametrize("name", VIDEO_SETS)
@@ -524,3 +526,50 @@ def test_videopointeval_bad_rows_are_counted_skips(sample_root: Path, tmp_path: 
     assert dict(ds.skipped) == {"points and timestamps differ in length": 1, "masks are not one list per point": 1,
                                 "missing video size": 1, "video_source is not a folder name": 1,
                                 "a null point or timestamp": 2}
+
+
+# ---------------------------------------------------------------------------------------------
+# Molmo2-CapEval
+# ---------------------------------------------------------------------------------------------
+
+
+def test_capeval_file_names_clips_and_true_statements(sample_root: Path) -> None:
+    from molmo2_data.datasets.molmo2_video import ego4d_clip_name
+
+    assert ego4d_clip_name("abc", 3.0, 7.25) == "abc_bounded_decimal_2_3.0_7.25"
+    assert ego4d_clip_name("abc", 12.50, 20.1) == "abc_bounded_decimal_2_12.5_20.1"
+    from molmo2_data.datasets.media_store import VideoFinder
+    from molmo2_data.datasets.molmo2_video import Molmo2CapEval
+
+    needs = Molmo2CapEval.video_needs(read_table(first_table(sample_root, "molmo2-capeval")))
+    assert len(needs) == 21 and ("vimeo", "vimeo_100000") in needs  # what `download` checks for
+    assert all(VideoFinder([src], sample_root).find(stem) for src, stem in needs)
+    truth = load_truth("molmo2-capeval", sample_root)
+    ds = get_dataset("molmo2-capeval", split="test", root=sample_root)
+    assert len(ds) == len(truth) == 21 and not ds.skipped
+    for i in range(len(ds)):
+        ex, t = ds[i], truth[str(i)]
+        name = os.path.basename(ex.video.path)
+        if t["source"] == "ego4d":  # pre-cut clips are used whole
+            assert name.startswith(f"{t['video_id']}_bounded_decimal_2_") and ex.video.clip_start is None
+        else:
+            assert (ex.video.clip_start, ex.video.clip_end) == (t["video_start"], t["video_end"])
+            assert name.split(".")[0] == ({"vimeo": "vimeo_"}.get(t["source"], "") + t["video_id"])
+        assert ex.metadata.extra["atomic_statements"] == t["atomic_statements"]
+        assert ex.metadata.extra["statement_categories"] == t["statement_categories"]
+        assert ex.annotations[0].text == t["aggregated_caption"]
+        mover = t["scene"]["objects"][0]
+        # the statement about the mover's colour is true in the first decoded frame of the clip
+        k = int(round((ex.video.clip_start or 0.0) * t["scene"]["fps"]))
+        frame = frames_at(ex, [0.0])[0]
+        assert colour_at(frame, *mover["positions"][k]) == mover["color"]
+        assert mover["color"] in t["atomic_statements"][0]
+
+
+def test_capeval_bad_rows_are_counted_skips(sample_root: Path, tmp_path: Path) -> None:
+    path, table, bad = append_edited_rows(sample_root, tmp_path, "molmo2-capeval", 2)
+    bad[0]["source"] = "youtube"
+    bad[1]["atomic_statements"] = []
+    write_table(pa.concat_tables([table, pa.Table.from_pylist(bad, schema=table.schema)]), path)
+    ds = get_dataset("molmo2-capeval", split="test", root=tmp_path)
+    assert len(ds) == 21 and dict(ds.skipped) == {"unknown source": 1, "no atomic statements": 1}

@@ -37,7 +37,8 @@ STAGES: dict[str, tuple[str, ...]] = {
 }
 # Evaluation data: dataset -> our split names (None = all splits).
 EVAL: dict[str, tuple[str, ...] | None] = {"pixmo-points-eval": None, "pixmo-count": ("validation", "test"),
-                                           "molmo2-videocounteval": None, "molmo2-videopointeval": None}
+                                           "molmo2-videocounteval": None, "molmo2-videopointeval": None,
+                                           "molmo2-capeval": None}
 
 # Verification exceptions (DATASETS.md §1, §5). Others: byte hash column -> sha256, else decode.
 POLICY_OVERRIDES = {
@@ -185,11 +186,18 @@ VIDEO_HOWTO = {
     "MammalNet": "MammalNet trimmed videos (manual download from the MammalNet project), re-encoded at 2 fps",
     "tracking": "frames/videos of the source tracking dataset (MOSE, SA-V, SportsMOT, ...; several need an "
                 "agreement), encoded to mp4",
+    "vimeo": "vimeo_videos.zip in the Hugging Face repo allenai/Molmo2-CapEval, unzipped here",
+    "bdd100k": "BDD100K videos (manual download under the BDD100K license)",
+    "ego4d": "Ego4D clips (manual download under the Ego4D license), cut to the row's bounds and named "
+             "<id>_bounded_decimal_2_<start>_<end>.mp4",
 }
 
 
 def video_needs(target: Target, table: pa.Table) -> list[tuple[str, str]]:
     """(source directory under media/videos, video id) pairs a video table needs, distinct."""
+    hook = getattr(target.cls, "video_needs", None)
+    if hook is not None:  # a reader whose file names are not plain ids (Molmo2-CapEval)
+        return list(hook(table))
     cols = table.column_names
     if "video_dataset" in cols and "video" in cols:  # tracking: media/videos/tracking/<dataset>/<video>
         ids = pc.binary_join_element_wise(pc.fill_null(table.column("video_dataset"), ""),

@@ -12,7 +12,7 @@ mean (0 when both are 0).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -367,3 +367,31 @@ def caption_scores(pred: str, reference: str) -> dict[str, float]:
         "coverage": float(len(pw & rw) / len(rw)) if rw else 1.0,
         "word_precision": float(len(pw & rw) / len(pw)) if pw else 0.0,
     }
+
+
+# --------------------------------------------------------------------------------------------
+# Caption statements (Molmo2-CapEval)
+# --------------------------------------------------------------------------------------------
+
+
+def lexical_judge(statement: str, caption: str, threshold: float = 0.5) -> bool:
+    """Is ``statement`` covered by ``caption``? A lexical proxy for the official model judge: at least
+    ``threshold`` of the statement's content words appear in the caption."""
+    words = content_words(statement)
+    if not words:
+        return True
+    return len(words & content_words(caption)) / len(words) >= threshold
+
+
+def statement_recall(pred: str, statements: Sequence[str], categories: Sequence[str] | None = None,
+                     judge: Callable[[str, str], bool] = lexical_judge) -> dict[str, float]:
+    """Share of the reference's atomic statements the prediction covers (``statement_recall``), also
+    per statement category (``statement_recall/<category>``). ``judge(statement, caption)`` decides
+    coverage: plug in a model to reproduce the official (LLM-judged) CapEval score."""
+    covered = [bool(judge(s, pred)) for s in statements]
+    out = {"statement_recall": float(np.mean(covered)) if covered else 1.0}
+    if categories is not None and len(categories) == len(statements):
+        for cat in sorted(set(categories)):
+            sel = [c for c, k in zip(covered, categories, strict=True) if k == cat]
+            out[f"statement_recall/{cat}"] = float(np.mean(sel))
+    return out

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -222,7 +222,7 @@ def _score_messages(ann: Messages, text: str, turn: int) -> tuple[dict, str, str
 
 
 def score_annotation(ann: Annotation, text: str, ex: Example, *, index: int = 0, annotation: int = 0,
-                     turn: int = 0) -> Scored:
+                     turn: int = 0, judge: Callable[[str, str], bool] | None = None) -> Scored:
     """Score one prediction against one annotation of an example."""
     overlay: Overlay = {}
     counts = None
@@ -249,6 +249,11 @@ def score_annotation(ann: Annotation, text: str, ex: Example, *, index: int = 0,
         metrics, primary, reference = _score_messages(ann, text, turn)
     elif isinstance(ann, Caption):
         metrics, primary, reference = m.caption_scores(text, ann.text), "coverage", ann.text
+        statements = ex.metadata.extra.get("atomic_statements")
+        if statements:  # CapEval: the headline is the share of atomic statements covered
+            metrics.update(m.statement_recall(text, statements, ex.metadata.extra.get("statement_categories"),
+                                              judge or m.lexical_judge))
+            primary = "statement_recall"
     else:  # pragma: no cover - every Annotation type is handled above
         raise TypeError(f"cannot score {type(ann).__name__}")
     return Scored(index, annotation, ann.kind, ann.style, text, reference, metrics, primary, overlay, counts)
@@ -295,7 +300,8 @@ def build_report(name: str, split: str, records: Sequence[Scored], errors: Mappi
 
 
 def evaluate_predictions(dataset: Any, predictions: Iterable[Mapping[str, Any]],
-                         errors: Counter | None = None) -> tuple[list[Scored], Counter]:
+                         errors: Counter | None = None, judge: Callable[[str, str], bool] | None = None,
+                         ) -> tuple[list[Scored], Counter]:
     """Score prediction dicts against a dataset object. Bad indices are counted, not fatal."""
     errors = Counter() if errors is None else errors
     n = len(dataset)
@@ -319,13 +325,15 @@ def evaluate_predictions(dataset: Any, predictions: Iterable[Mapping[str, Any]],
             errors["annotation index out of range"] += 1
             continue
         records.append(score_annotation(ex.annotations[k], str(pred["prediction"]), ex, index=i, annotation=k,
-                                        turn=t))
+                                        turn=t, judge=judge))
     return records, errors
 
 
 def evaluate(name: str, split: str, predictions: str | os.PathLike | Iterable[Mapping[str, Any]],
-             root: str | os.PathLike | None = None) -> dict[str, Any]:
-    """The Python API of ``molmo2-data eval``: a report dict (see :func:`build_report`)."""
+             root: str | os.PathLike | None = None,
+             judge: Callable[[str, str], bool] | None = None) -> dict[str, Any]:
+    """The Python API of ``molmo2-data eval``: a report dict (see :func:`build_report`). ``judge``
+    (statement, caption) -> covered replaces the lexical proxy of caption statement recall."""
     from molmo2_data.datasets import canonical_name, get_dataset
 
     name = canonical_name(name)
@@ -333,7 +341,7 @@ def evaluate(name: str, split: str, predictions: str | os.PathLike | Iterable[Ma
     preds = read_predictions(predictions, errors) if isinstance(predictions, str | os.PathLike) \
         else list(predictions)
     ds = get_dataset(name, split=split, root=root)
-    records, errors = evaluate_predictions(ds, preds, errors)
+    records, errors = evaluate_predictions(ds, preds, errors, judge)
     report = build_report(name, split, records, errors, len(preds), len(ds))
     report["_records"] = records  # objects for the HTML report; dropped by report_json
     return report

@@ -594,6 +594,49 @@ def write_molmo2_videopointeval(ctx: SampleContext) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# Molmo2-CapEval
+# ---------------------------------------------------------------------------------------------
+
+
+def capeval_statements(scene: Scene) -> list[tuple[str, str]]:
+    """(atomic statement, category) pairs that are true of a scene (and said by its merged caption)."""
+    m = scene.mover
+    out = [(f"{article(m.label).capitalize()} {m.label} moves from {scene.direction}.", "action"),
+           (f"The background is {BACKGROUND_NAMES[scene.background]}.", "scene")]
+    if scene.statics:
+        s, k = scene.statics[0], len(scene.statics)
+        out.append((f"{number_word(k).capitalize()} {s.color} {plural(s.shape, k)} appear.", "object"))
+    return out
+
+
+@sample_writer("molmo2-capeval")
+def write_molmo2_capeval(ctx: SampleContext) -> None:
+    """Vimeo (whole files, cut by the row's bounds), BDD100K and pre-cut Ego4D clips."""
+    from molmo2_data.datasets.molmo2_video import ego4d_clip_name
+
+    rng = ctx.rng("molmo2-capeval")
+    rows = []
+    for i in range(21):
+        source = ("vimeo", "bdd100k", "ego4d")[i % 3]
+        vid = str(100000 + i) if source == "vimeo" else f"{source[:3]}{i:04d}"
+        start, end = (0.5, 3.5) if source != "ego4d" else (12.5 + i, 15.5 + i)
+        name = {"vimeo": f"vimeo_{vid}", "bdd100k": vid, "ego4d": ego4d_clip_name(vid, start, end)}[source]
+        scene = make_scene(rng, vid, f"{source}/{name}.mp4", 160, 128, 10, 4, n_static=int(rng.randint(0, 4)))
+        write_scene(ctx, scene)
+        pairs = capeval_statements(scene)
+        rows.append({"video_id": vid, "source": source, "video_start": start, "video_end": end,
+                     "duration": end - start, "atomic_statements": [p for p, _ in pairs],
+                     "statement_categories": [c for _, c in pairs], "aggregated_caption": merged_caption(scene)})
+        ctx.record_truth("molmo2-capeval", i, {**rows[-1], "scene": scene.to_json()})
+    schema = pa.schema([("video_id", pa.string()), ("source", pa.string()), ("video_start", pa.float64()),
+                        ("video_end", pa.float64()), ("duration", pa.float64()),
+                        ("atomic_statements", pa.list_(pa.string())), ("statement_categories", pa.list_(pa.string())),
+                        ("aggregated_caption", pa.string())])
+    ctx.write_table("molmo2-capeval", "test", pa.table({f.name: [r[f.name] for r in rows] for f in schema},
+                                                      schema=schema))
+
+
+# ---------------------------------------------------------------------------------------------
 # Molmo2-VideoTrack
 # ---------------------------------------------------------------------------------------------
 
