@@ -549,3 +549,14 @@ def test_statement_recall_lexical_judge_and_a_plugged_judge(sample_root: Path) -
     assert report["overall"]["score"] == 1.0 and report["records"][0]["metrics"]["statement_recall/object"] == 1.0
     strict = evaluate("molmo2-capeval", "test", preds, root=sample_root, judge=lambda statement, caption: False)
     assert strict["overall"]["score"] == 0.0  # the judge decides, e.g. a model reproducing the official one
+
+
+def test_gallery_lists_capeval_statements(sample_root: Path) -> None:
+    ds = get_dataset("molmo2-capeval", split="test", root=sample_root)
+    page = gallery.gallery_html(ds, "molmo2-capeval", "test", n=2)
+    for i in range(2):
+        ex = ds.example(i)
+        for statement, cat in zip(ex.metadata.extra["atomic_statements"], ex.metadata.extra["statement_categories"],
+                                  strict=True):
+            assert f"<li>{statement} <span class=\"meta\">[{cat}]</span></li>" in page
+    assert page.count("atomic statements (") == 2

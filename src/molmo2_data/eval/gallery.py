@@ -312,8 +312,21 @@ def render_example(ex: Example, index: int, seed: int = 0) -> str:
     for k, ann in enumerate(ex.annotations):
         parts.append(f'<p class="meta">annotation {k}: {html.escape(annotation_note(ann))}</p>')
         parts.append(render_conversation(ann, rng))
+    parts.append(render_statements(ex))
     parts.append("</div>")
     return "".join(parts)
+
+
+def render_statements(ex: Example) -> str:
+    """CapEval's atomic statements (what a caption is scored on), with their categories."""
+    statements = ex.metadata.extra.get("atomic_statements")
+    if not statements:
+        return ""
+    cats = ex.metadata.extra.get("statement_categories") or [""] * len(statements)
+    items = "".join(f"<li>{html.escape(s)}" + (f' <span class="meta">[{html.escape(c)}]</span>' if c else "")
+                    + "</li>" for s, c in zip(statements, cats, strict=False))
+    return f'<p class="meta">atomic statements ({len(statements)})</p><ul class="statements">{items}</ul>'
+
 
 
 def page(title: str, body: str) -> str:
