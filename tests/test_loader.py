@@ -210,7 +210,7 @@ def test_prefetched_keeps_order_forwards_errors_and_closes_early() -> None:
     import threading
     import time
 
-    from molmo2_data.loading.prefetch import prefetched
+    from molmo2_data.loading.prefetch import Prefetcher as prefetched
 
     assert list(prefetched(iter(range(50)), 3)) == list(range(50))
     assert list(prefetched(iter(range(5)), 0)) == list(range(5))

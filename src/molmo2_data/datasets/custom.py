@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from molmo2_data.config_file import read_config_file
 from molmo2_data.datasets.base import Dataset, _unknown
 from molmo2_data.datasets.registry import register_dataset
 from molmo2_data.errors import ConfigError, DatasetNotAvailableError, UnknownSplitError
@@ -91,13 +92,7 @@ class CustomDatasetConfig:
     @classmethod
     def from_file(cls, path: str | os.PathLike) -> CustomDatasetConfig:
         path = Path(path)
-        text = path.read_text()
-        if path.suffix in (".yaml", ".yml"):
-            import yaml
-
-            data = yaml.safe_load(text)
-        else:
-            data = json.loads(text)
+        data = read_config_file(path)
         if not isinstance(data, Mapping):
             raise ConfigError(f"{path}: a custom dataset config must be a mapping")
         return cls.from_mapping(data, base_dir=path.parent)
@@ -201,19 +196,18 @@ class CustomDataset(Dataset):
                 return False
         return True
 
-    def _image_path(self, p: str) -> Path:
+    def _media_path(self, p: str, folder: str | None) -> Path:
+        """An absolute path as is; a relative one under ``folder`` (image_dir / video_dir) or the config's."""
         q = Path(p).expanduser()
         if q.is_absolute():
             return q
-        base = self.config.resolve(self.config.image_dir) if self.config.image_dir else self.config.resolve(".")
-        return base / q
+        return self.config.resolve(folder or ".") / q
+
+    def _image_path(self, p: str) -> Path:
+        return self._media_path(p, self.config.image_dir)
 
     def _video_path(self, p: str) -> Path:
-        q = Path(p).expanduser()
-        if q.is_absolute():
-            return q
-        base = self.config.resolve(self.config.video_dir) if self.config.video_dir else self.config.resolve(".")
-        return base / q
+        return self._media_path(p, self.config.video_dir)
 
     def __len__(self) -> int:
         return len(self.groups)

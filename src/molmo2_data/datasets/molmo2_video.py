@@ -86,14 +86,18 @@ class VideoTableDataset(TableDataset):
         return self.drop(np.ones(table.num_rows, dtype=bool), ~_bool(pc.is_valid(table.column("video_id"))),
                          "null video_id")
 
-    def resolve_by_source(self, table: pa.Table, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def resolve_by_source(self, table: pa.Table, keep: np.ndarray, sources: Sequence[str] | None = None,
+                          ) -> tuple[np.ndarray, np.ndarray]:
         """Per row, the video path under ``media/videos/<video_source>/`` (null source: youtube), and
-        ``keep`` without rows whose source is not a plain folder name (counted)."""
+        ``keep`` without rows whose source is not a plain folder name (counted). ``sources``: resolve
+        only these (the caller has dropped the others)."""
         source = np.asarray(pc.fill_null(table.column("video_source"), "youtube").to_numpy(zero_copy_only=False),
                             dtype=object)
         video = np.full(table.num_rows, "", dtype=object)
-        for name in sorted(set(source.tolist())):
+        for name in sorted(set(source.tolist()) if sources is None else sources):
             rows = np.nonzero(source == name)[0]
+            if not len(rows):
+                continue
             if not _SOURCE_NAME.match(name):
                 keep = self.drop(keep, source == name, "video_source is not a folder name")
                 continue
@@ -369,14 +373,7 @@ class Molmo2VideoPoint(VideoTableDataset):
         unknown = ~_bool(pc.is_in(source, value_set=pa.array(VIDEOPOINT_SOURCES)))
         keep = self.drop(keep, unknown, "unknown video_source")
         cs, ce, keep = self.effective_clips(table, keep)
-        # resolve per (source, id): one finder per source directory
-        video = np.full(table.num_rows, "", dtype=object)
-        src_np = np.asarray(source.to_numpy(zero_copy_only=False), dtype=object)
-        for s in VIDEOPOINT_SOURCES:
-            rows = np.nonzero(src_np == s)[0]
-            if len(rows):
-                ids = table.column("video_id").take(pa.array(rows))
-                video[rows] = self.resolve(ids, VideoFinder([s], self.root))
+        video, keep = self.resolve_by_source(table, keep, VIDEOPOINT_SOURCES)
         vid_code = unique_with_inverse(pc.binary_join_element_wise(source, pc.fill_null(
             table.column("video_id"), ""), "\x1f"))[1].astype(np.int64)
         clip_ms = np.stack([np.nan_to_num(cs * 1000, nan=-1), np.nan_to_num(ce * 1000, nan=-1)], 1).round()

@@ -195,15 +195,14 @@ def masks_at(video_masks: Sequence[Sequence[Mapping[str, Any]]], t: float, toler
              ) -> np.ndarray | None:
     """(K, H, W) masks of the objects that have one within ``tolerance`` s of ``t`` (VideoPointEval's
     ``metadata.extra["video_masks"]``), or None."""
+    from molmo2_data.eval.metrics import nearest_mask
     from molmo2_data.media import rle
 
     found = []
     for frames in video_masks:
-        if not frames:
-            continue
-        near = min(frames, key=lambda f: abs(float(f["time"]) - t))
-        if abs(float(near["time"]) - t) <= tolerance:
-            found.append(rle.decode(near["rle"]))
+        near = nearest_mask(frames, t, tolerance)
+        if near is not None:
+            found.append(rle.decode(frames[near]["rle"]))
     if not found or len({m.shape for m in found}) != 1:
         return None
     return np.stack(found)

@@ -272,6 +272,15 @@ def video_point_score(pred_t: np.ndarray, pred_pts: np.ndarray, pred_frame: np.n
     return PointScore(tp, len(pred_pts), len(true_pts))
 
 
+def nearest_mask(frames: Sequence[Mapping[str, Any]], t: float, tolerance: float = 0.25) -> int | None:
+    """Index of the mask frame (``{"time", "rle"}``) nearest to ``t`` if within ``tolerance`` s."""
+    if not frames:
+        return None
+    times = np.asarray([f["time"] for f in frames], dtype=np.float64)
+    near = int(np.argmin(np.abs(times - t)))
+    return near if abs(times[near] - t) <= tolerance else None
+
+
 def video_point_mask_score(pred_t: np.ndarray, pred_pts: np.ndarray, pred_frame: np.ndarray,
                            objects: Sequence[Sequence[Mapping[str, Any]]], time_tolerance: float = 0.25,
                            ) -> PointScore:
@@ -288,12 +297,9 @@ def video_point_mask_score(pred_t: np.ndarray, pred_pts: np.ndarray, pred_frame:
     hits = np.zeros((len(pred_pts), len(objects)), dtype=bool)
     decoded: dict[tuple[int, int], np.ndarray] = {}
     for k, frames in enumerate(objects):
-        if not frames:
-            continue
-        times = np.asarray([f["time"] for f in frames], dtype=np.float64)
         for j, (t, (x, y)) in enumerate(zip(when, pred_pts, strict=True)):
-            near = int(np.argmin(np.abs(times - t)))
-            if abs(times[near] - t) > time_tolerance or not (0 <= x <= 1 and 0 <= y <= 1):
+            near = nearest_mask(frames, float(t), time_tolerance)
+            if near is None or not (0 <= x <= 1 and 0 <= y <= 1):
                 continue
             if (k, near) not in decoded:
                 decoded[(k, near)] = rle.decode(frames[near]["rle"])

@@ -120,12 +120,15 @@ class _ConsumedState:
         self._consumed: dict[str, Any] | None = None
         self._active: Prefetcher | None = None
 
-    def _rewind(self) -> None:
-        """A new iteration starts after the last consumed batch, not after the last prefetched one;
-        the previous iteration's thread is stopped first (it shares the core)."""
+    def _stop_active(self) -> None:
+        """Stop the previous iteration's thread and wait for it: it shares the core."""
         if self._active is not None:
             self._active.close()
             self._active = None
+
+    def _rewind(self) -> None:
+        """A new iteration starts after the last consumed batch, not after the last prefetched one."""
+        self._stop_active()
         if self._consumed is not None:
             self._core.load_state_dict(self._consumed)
 
@@ -148,9 +151,7 @@ class _ConsumedState:
         return dict(self._consumed) if self._consumed is not None else self._core.state_dict()
 
     def load_state_dict(self, state: dict[str, Any] | list[dict[str, Any]]) -> None:
-        if self._active is not None:
-            self._active.close()
-            self._active = None
+        self._stop_active()
         self._core.load_state_dict(state)
         self._consumed = None
 

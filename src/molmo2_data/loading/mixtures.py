@@ -9,7 +9,6 @@ ordered alphabetically by name as the official probability vector is.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -17,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from molmo2_data.config_file import read_config_file
 from molmo2_data.errors import ConfigError
 
 
@@ -179,13 +179,7 @@ def custom_mixture(spec: Mapping[str, Any] | str | os.PathLike, name: str = "cus
     sizes as virtual-size caps)."""
     if not isinstance(spec, Mapping):
         p = Path(spec)
-        text = p.read_text()
-        if p.suffix in (".yaml", ".yml"):
-            import yaml
-
-            spec = yaml.safe_load(text)
-        else:
-            spec = json.loads(text)
+        spec = read_config_file(p)
         name = p.stem
     if not isinstance(spec, Mapping) or not spec:
         raise ConfigError("a mixture must be a non-empty mapping")

@@ -100,8 +100,3 @@ class Prefetcher(Generic[T]):
     def __del__(self) -> None:
         self._done = True
         self._stop.set()  # no join here: a finaliser must not block
-
-
-def prefetched(items: Iterator[T], depth: int) -> Iterator[T]:
-    """Shorthand: a :class:`Prefetcher` over ``items``."""
-    return Prefetcher(items, depth)

@@ -101,17 +101,22 @@ def _single_block(img: Image.Image) -> Iterator[None]:
         Image.core.set_block_size(old)
 
 
+def _load_rgb(img: Image.Image) -> np.ndarray:
+    """Decode an opened image (bomb guard on), upright it, RGB pixels without a copy when possible."""
+    with warnings.catch_warnings(), _single_block(img):
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        img.load()
+        if img.getexif().get(_ORIENTATION, 1) not in (1, None):  # exif_transpose copies even if upright
+            img = ImageOps.exif_transpose(img)
+        return pixels_of(to_rgb(img))
+
+
 def decode_image(src: ImageSource) -> np.ndarray:
     """Decode an image file or bytes to an (H, W, 3) uint8 RGB array (read-only; may be a view of
     Pillow's memory with 4-byte pixel strides, see ``pixels_of``)."""
     img = _open(src)
     try:
-        with warnings.catch_warnings(), _single_block(img):
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img.load()
-            if img.getexif().get(_ORIENTATION, 1) not in (1, None):  # exif_transpose copies even if upright
-                img = ImageOps.exif_transpose(img)
-            return pixels_of(to_rgb(img))
+        return _load_rgb(img)
     except MediaDecodeError:
         raise
     except Exception as e:
@@ -123,7 +128,7 @@ def image_size(src: ImageSource) -> tuple[int, int]:
     img = _open(src)
     w, h = img.size
     try:
-        orientation = img.getexif().get(0x0112, 1)
+        orientation = img.getexif().get(_ORIENTATION, 1)
     except Exception:
         orientation = 1
     return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
@@ -160,12 +165,7 @@ def decode_image_draft(src: ImageSource, min_size: tuple[int, int] | Callable[[i
             want_h, want_w = min_size(*full) if callable(min_size) else min_size
             stored_req = (want_h, want_w) if swap else (want_w, want_h)  # (w, h) in stored orientation
             img.draft("RGB", stored_req)
-        with warnings.catch_warnings(), _single_block(img):
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img.load()
-            if img.getexif().get(_ORIENTATION, 1) not in (1, None):  # exif_transpose copies even if upright
-                img = ImageOps.exif_transpose(img)
-            return pixels_of(to_rgb(img)), (int(full[0]), int(full[1]))
+        return _load_rgb(img), (int(full[0]), int(full[1]))
     except MediaDecodeError:
         raise
     except Exception as e:

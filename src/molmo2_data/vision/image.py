@@ -160,11 +160,18 @@ def arange_for_pooling(ids: np.ndarray, pool_h: int, pool_w: int) -> np.ndarray:
     return ids.reshape(gh, pool_h, gw, pool_w).transpose(0, 2, 1, 3).reshape(gh, gw, pool_h * pool_w)
 
 
+def patch_grid(crops: np.ndarray, patch: int) -> np.ndarray:
+    """(..., H, W, C) -> a view (..., H/p, W/p, p, p, C): patch row, patch column, then the patch."""
+    *lead, h, w, c = crops.shape
+    x = crops.reshape(*lead, h // patch, patch, w // patch, patch, c)
+    k = len(lead)
+    return x.transpose(*range(k), k, k + 2, k + 1, k + 3, k + 4)
+
+
 def patchify(crops: np.ndarray, patch: int) -> np.ndarray:
     """(n, H, W, C) -> (n, H/p * W/p, p*p*C), patches row-major, each flattened (row, col, channel)."""
     n, h, w, c = crops.shape
-    x = crops.reshape(n, h // patch, patch, w // patch, patch, c).transpose(0, 1, 3, 2, 4, 5)
-    return x.reshape(n, (h // patch) * (w // patch), patch * patch * c)
+    return patch_grid(crops, patch).reshape(n, (h // patch) * (w // patch), patch * patch * c)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -247,7 +254,7 @@ def _finish(crops: Sequence[np.ndarray], cfg: ImageConfig) -> np.ndarray:
     else:
         out = np.empty((n, g * g, p * p * 3), dtype=crops[0].dtype)
         for k, crop in enumerate(crops):
-            out[k].reshape(g, g, p, p, 3)[...] = crop.reshape(g, p, g, p, 3).transpose(0, 2, 1, 3, 4)
+            out[k].reshape(g, g, p, p, 3)[...] = patch_grid(crop, p)
     if out.dtype == np.uint8 and not cfg.normalize_on_gpu:
         out = normalize(out, "siglip")
     return out
