@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from molmo2_data.errors import Molmo2DataError
+from molmo2_data.errors import ConfigError, Molmo2DataError
 
 DESCRIPTION = """\
 molmo2-data — the data system for training Molmo2-style vision-language models.
@@ -47,6 +47,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.run(args) or 0)
+    except ConfigError as e:  # bad arguments, configs or states: a usage error
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     except Molmo2DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
