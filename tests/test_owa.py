@@ -683,7 +683,7 @@ def test_cli_and_seed_scripts(generated: dict[str, Path], tmp_path: Path, capsys
     a, b = _load_all(tmp_path / "mllm").to_list(), _load_all(seed / "mllm").to_list()
     assert json.dumps(a) == json.dumps(b) and a[0]["instruction"] == "Do it"  # (NaN != NaN in list ==)
     assert scripts["03_binned_dataset_to_mllm_dataset"].main(
-        ["--input_dir", str(seed / "bins"), "--output_dir", str(seed / "x"), "--overlap_ratio", "1.0"]) == 1
+        ["--input_dir", str(seed / "bins"), "--output_dir", str(seed / "x"), "--overlap_ratio", "1.0"]) == 2
 
 
 def test_relative_paths_resolve_against_mcap_folder(generated: dict[str, Path], tmp_path: Path,
