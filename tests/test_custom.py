@@ -12,6 +12,7 @@ from PIL import Image
 from molmo2_data.datasets import CustomDatasetConfig, get_dataset, register_custom_dataset
 from molmo2_data.errors import ConfigError
 from molmo2_data.example import Count, Messages, Pointing
+from molmo2_data.media.video import probe_video
 from molmo2_data.sample.draw import pixel_color_name, place_objects, render_scene
 
 
@@ -101,7 +102,7 @@ def test_video_custom_dataset(tmp_path: Path) -> None:
                              "video_dir": str(tmp_path)})
     ex = get_dataset("test-video")[0]
     assert ex.video.clip_start == 0.4 and ex.video.clip_end == 1.6
-    info = ex.video.probe()
+    info = probe_video(ex.video.path)
     assert info.num_frames == 10 and abs(info.duration - 2.0) < 1e-6 and info.width == 32
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from molmo2_data.errors import ConfigError
+from molmo2_data.errors import AnnotationError, ConfigError
 from molmo2_data.example import (
     Caption,
     ClockTime,
@@ -252,7 +252,7 @@ def test_multiple_choice():
     assert format_annotation(mc, eval_cfg, rng()).messages == [
         "What is X?\nOnly return the correct answer option.\nA. moon\nB. sun", "B. sun"]
     assert format_turns(mc, SFT, rng())[0].text.startswith("<|im_start|>user\nWhat is X?\n")  # no prefix (MC style)
-    with pytest.raises(ConfigError):
+    with pytest.raises(AnnotationError):  # issue #12: rejected when built, before the formatter
         format_annotation(MultipleChoice("q", ["a"], 3), SFT, rng())
 
 
@@ -262,7 +262,7 @@ def test_clock_and_messages():
     sysmsg = Messages([Message("system", "Be brief."), Message("user", "Hi"), Message("assistant", "Hello")])
     assert format_turns(sysmsg, SFT, rng())[0].text == (
         "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n")
-    with pytest.raises(ConfigError):
+    with pytest.raises(AnnotationError):  # issue #12: rejected when built, before the formatter
         format_annotation(Messages([Message("assistant", "x")]), SFT, rng())
 
 

@@ -18,6 +18,24 @@ from typing import Any, Literal
 
 import numpy as np
 
+from molmo2_data.annotations import (  # noqa: F401  re-exported: the public names of this module
+    Annotation,
+    Caption,
+    ClockTime,
+    Count,
+    Message,
+    Messages,
+    MultipleChoice,
+    Pointing,
+    Scale,
+    Track,
+    VideoPointing,
+    check_number,
+    check_text,
+    invalid,
+)
+from molmo2_data.errors import EmptyExampleError, SchemaError
+
 # --------------------------------------------------------------------------------------------
 # Media
 # --------------------------------------------------------------------------------------------
@@ -74,6 +92,25 @@ class Subtitle:
     end: float
     text: str
 
+    def __post_init__(self) -> None:
+        start = check_number("subtitle", "start", self.start)
+        end = check_number("subtitle", "end", self.end)
+        if start < 0 or end < start:  # type: ignore[operator]
+            invalid("subtitle", "times out of order", f"{start:g} - {end:g}")
+        object.__setattr__(self, "start", start)
+        object.__setattr__(self, "end", end)
+        object.__setattr__(self, "text", check_text("subtitle", "text", self.text))
+
+
+def _seconds(name: str, value: Any) -> float | None:
+    """A clip bound: None, or a finite, non-negative number of seconds."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating) \
+            or not np.isfinite(value) or value < 0:
+        raise SchemaError(f"VideoRef {name} must be a finite, non-negative number of seconds, got {value!r}")
+    return float(value)
+
 
 @dataclass(frozen=True)
 class VideoRef:
@@ -85,10 +122,16 @@ class VideoRef:
     subtitles: tuple[Subtitle, ...] = ()
     source: str | None = None
 
-    def probe(self) -> VideoInfo:
-        from molmo2_data.media.video import probe_video
-
-        return probe_video(self.path)
+    def __post_init__(self) -> None:
+        if not isinstance(self.path, str) or not self.path:
+            raise SchemaError(f"VideoRef needs a file path, got {self.path!r}")
+        start = _seconds("clip_start", self.clip_start)
+        end = _seconds("clip_end", self.clip_end)
+        if start is not None and end is not None and end <= start:
+            raise SchemaError(f"{self.path}: empty clip [{start:g}, {end:g}] s")
+        object.__setattr__(self, "clip_start", start)
+        object.__setattr__(self, "clip_end", end)
+        object.__setattr__(self, "subtitles", tuple(self.subtitles))
 
 
 @dataclass(frozen=True)
@@ -103,179 +146,6 @@ class VideoInfo:
 
 
 # --------------------------------------------------------------------------------------------
-# Annotations
-# --------------------------------------------------------------------------------------------
-
-
-def _points(value: Any) -> np.ndarray:
-    arr = np.asarray(value if value is not None else np.zeros((0, 2)), dtype=np.float64)
-    if arr.size == 0:
-        return np.zeros((0, 2), dtype=np.float64)
-    if arr.ndim != 2 or arr.shape[1] != 2:
-        raise ValueError(f"points must have shape (N, 2), got {arr.shape}")
-    return arr
-
-
-Scale = tuple[float, float]
-"""(scale_x, scale_y): a point (x, y) lies at (x/scale_x, y/scale_y) in normalised [0, 1] units.
-``(100, 100)`` for percent coordinates, ``(width, height)`` for pixel coordinates."""
-
-
-@dataclass(frozen=True)
-class Message:
-    role: Literal["system", "user", "assistant"]
-    content: str
-
-
-@dataclass
-class Messages:
-    """Literal chat turns (QA, custom data, text-only instruction data)."""
-
-    messages: list[Message]
-    style: str = "user_qa"
-    kind: Literal["messages"] = "messages"
-
-
-@dataclass
-class Caption:
-    """A caption or transcript of the media. ``style`` is the official style name
-    (long_caption, short_caption, transcript, video_long_caption, ...)."""
-
-    text: str
-    style: str = "long_caption"
-    kind: Literal["caption"] = "caption"
-
-
-@dataclass
-class Pointing:
-    """Points on one image (``image_index`` None) or on several images of a multi-image example.
-
-    ``points`` is (N, 2) float; ``image_index`` (N,) int gives, for multi-image examples, the
-    0-based image each point lies on; ``scales`` gives one Scale per image (multi-image) or a
-    single one. ``count`` is the annotated count (may differ from N only in data that says so).
-    ``mode`` is the answer mode: point, point_count (point-then-count), count_then_point, count.
-    """
-
-    label: str
-    points: np.ndarray
-    scale: Scale
-    count: int | None = None
-    question: str | None = None
-    mode: str = "point"
-    style: str = "pointing"
-    image_index: np.ndarray | None = None
-    image_scales: tuple[Scale, ...] | None = None
-    kind: Literal["pointing"] = "pointing"
-
-    def __post_init__(self) -> None:
-        self.points = _points(self.points)
-        if self.image_index is not None:
-            self.image_index = np.asarray(self.image_index, dtype=np.int64)
-            if self.image_index.shape != (len(self.points),):
-                raise ValueError("image_index must have one entry per point")
-
-
-@dataclass
-class Count:
-    """A count without points (e.g. pixmo-count validation/test, video counting)."""
-
-    label: str
-    count: int
-    question: str | None = None
-    style: str = "point_count"
-    kind: Literal["count"] = "count"
-
-
-@dataclass
-class VideoPointing:
-    """Points on video frames. ``timestamps`` (T,) lists annotated frames (seconds, relative to the
-    clip start); ``frame_index`` (N,) says which of them each point in ``points`` (N, 2) is on.
-    A listed frame may hold no points."""
-
-    label: str
-    timestamps: np.ndarray
-    points: np.ndarray
-    frame_index: np.ndarray
-    scale: Scale
-    count: int | None = None
-    question: str | None = None
-    mode: str = "point_count"
-    style: str = "video_point_count"
-    kind: Literal["video_pointing"] = "video_pointing"
-
-    def __post_init__(self) -> None:
-        self.timestamps = np.asarray(self.timestamps, dtype=np.float64).reshape(-1)
-        self.points = _points(self.points)
-        self.frame_index = np.asarray(self.frame_index, dtype=np.int64).reshape(-1)
-        if self.frame_index.shape != (len(self.points),):
-            raise ValueError("frame_index must have one entry per point")
-
-
-@dataclass
-class Track:
-    """Object tracks: per annotated frame, the positions of one or more objects.
-
-    Point i is object ``object_ids[i]`` on frame ``frame_index[i]`` (into ``timestamps``, seconds
-    relative to the clip start) at ``points[i]``; ``occluded[i]`` marks positions the annotation
-    lists but that are not visible.
-    """
-
-    label: str
-    timestamps: np.ndarray
-    points: np.ndarray
-    frame_index: np.ndarray
-    object_ids: np.ndarray
-    occluded: np.ndarray
-    scale: Scale
-    fps: float | None = None
-    question: str | None = None
-    style: str = "video_point_track_per_frame"
-    kind: Literal["track"] = "track"
-
-    def __post_init__(self) -> None:
-        self.timestamps = np.asarray(self.timestamps, dtype=np.float64).reshape(-1)
-        self.points = _points(self.points)
-        n = len(self.points)
-        self.frame_index = np.asarray(self.frame_index, dtype=np.int64).reshape(-1)
-        self.object_ids = np.asarray(self.object_ids, dtype=np.int64).reshape(-1)
-        self.occluded = np.asarray(self.occluded, dtype=bool).reshape(-1)
-        for name in ("frame_index", "object_ids", "occluded"):
-            if getattr(self, name).shape != (n,):
-                raise ValueError(f"{name} must have one entry per point")
-
-
-@dataclass
-class ClockTime:
-    """The time a clock shows. ``second`` is None when the face shows no seconds."""
-
-    hour: int
-    minute: int
-    second: int | None
-    text: str  # the published answer string, e.g. "8:15:30"
-    time_format: str | None = None
-    question: str | None = None
-    style: str = "clocks"
-    kind: Literal["clock_time"] = "clock_time"
-
-
-@dataclass
-class MultipleChoice:
-    question: str
-    options: list[str]
-    answer_index: int
-    category: str | None = None
-    style: str = "video_multiple_choice"
-    kind: Literal["multiple_choice"] = "multiple_choice"
-
-    @property
-    def answer(self) -> str:
-        return self.options[self.answer_index]
-
-
-Annotation = Messages | Caption | Pointing | Count | VideoPointing | Track | ClockTime | MultipleChoice
-
-
-# --------------------------------------------------------------------------------------------
 # Example
 # --------------------------------------------------------------------------------------------
 
@@ -287,6 +157,7 @@ class Metadata:
     rows: tuple[int, ...] = ()  # rows of the local table this example was built from
     source_ids: dict[str, Any] = field(default_factory=dict)  # image_url, video_id, id, ...
     extra: dict[str, Any] = field(default_factory=dict)
+    dropped: dict[str, int] = field(default_factory=dict)  # invalid annotations left out: reason -> count
 
 
 @dataclass
@@ -306,7 +177,9 @@ class Example:
 
     def __post_init__(self) -> None:
         if not self.annotations:
-            raise ValueError("an Example needs at least one annotation")
+            raise EmptyExampleError(f"{self.metadata.dataset} ({self.metadata.split}) rows {list(self.metadata.rows)}: "
+                                    "no valid annotation (an Example needs at least one annotation)" + (f"; dropped {self.metadata.dropped}"
+                                                              if self.metadata.dropped else ""))
         if self.images and self.video is not None:
             raise ValueError("an Example holds images or a video, not both")
         if self.layout not in ("tree", "chat"):
@@ -375,7 +248,7 @@ def as_example(obj: Example | Mapping[str, Any], dataset: str = "custom", split:
                      style=obj.get("style", "user_qa"))
         )
     if not annotations:
-        raise ValueError("example dict has neither 'messages' nor 'annotations'")
+        raise EmptyExampleError(f"{dataset}: example dict has neither 'messages' nor 'annotations'")
     meta = dict(obj.get("metadata") or {})
     return Example(
         annotations=annotations,

@@ -25,6 +25,7 @@ from molmo2_data.example import (
     VideoPointing,
     annotation_summary,
 )
+from molmo2_data.media.video import probe_video
 
 
 @dataclass
@@ -84,7 +85,7 @@ def availability_all(root: str | os.PathLike | None = None) -> list[Availability
 
 def media_description(ex: Example) -> dict[str, Any]:
     if ex.video is not None:
-        info = ex.video.probe()
+        info = probe_video(ex.video.path)
         return {"video": ex.video.path, "duration_s": round(info.duration, 2), "fps": round(info.fps, 2),
                 "frames": info.num_frames, "size": f"{info.width}x{info.height}", "codec": info.codec,
                 "clip": (ex.video.clip_start, ex.video.clip_end), "subtitles": len(ex.video.subtitles)}
@@ -126,7 +127,7 @@ def statistics(name: str, split: str | None = None, root: str | os.PathLike | No
         if ex.video is not None:
             if ex.video.path not in durations:  # probe each video once (container header only)
                 try:
-                    durations[ex.video.path] = ex.video.probe().duration
+                    durations[ex.video.path] = probe_video(ex.video.path).duration
                 except Molmo2DataError:
                     durations[ex.video.path] = float("nan")
             if ex.video.clip_end is not None:

@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from molmo2_data.errors import SchemaError
+from molmo2_data.errors import DatasetNotAvailableError, SchemaError
 
 
 def write_table(table: pa.Table, path: str | os.PathLike) -> Path:
@@ -33,12 +33,23 @@ def write_table(table: pa.Table, path: str | os.PathLike) -> Path:
 
 
 def read_table(path: str | os.PathLike) -> pa.Table:
-    """Open a table memory-mapped (zero-copy)."""
-    source = pa.memory_map(str(path), "r")
+    """Open a table memory-mapped (zero-copy). A file that is not an Arrow IPC stream raises SchemaError; a
+    stream cut off mid-table (an interrupted copy) :class:`DatasetNotAvailableError`: both name the file."""
     try:
-        return pa.ipc.open_stream(source).read_all()
-    except pa.ArrowInvalid as e:
-        raise SchemaError(f"{path} is not an Arrow IPC stream table: {e}") from e
+        source = pa.memory_map(str(path), "r")
+    except FileNotFoundError as e:
+        raise DatasetNotAvailableError(f"{path}: no such table file") from e
+    except OSError as e:
+        raise DatasetNotAvailableError(f"{path}: cannot open the table ({e})") from e
+    redo = "delete it and download it again (`molmo2-data download --datasets NAME`, or `molmo2-data sample`)"
+    try:
+        reader = pa.ipc.open_stream(source)
+    except (pa.ArrowException, OSError) as e:
+        raise SchemaError(f"{path} is not an Arrow IPC stream table: {e}; {redo}") from e
+    try:
+        return reader.read_all()
+    except (pa.ArrowException, OSError) as e:  # OSError / ArrowInvalid: a body cut off mid-batch
+        raise DatasetNotAvailableError(f"{path}: the table is truncated or corrupt ({e}); {redo}") from e
 
 
 def require_columns(table: pa.Table, required: Mapping[str, Callable[[pa.DataType], bool] | None],
@@ -89,10 +100,15 @@ def group_rows(keys: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray
 
     Returns (order, offsets, first_row): rows of group g are ``order[offsets[g]:offsets[g+1]]``
     (ascending), and ``first_row[g]`` is the first row of group g. Vectorised: no Python per row.
+    Rows whose key is null are one-row groups each (listed last): the reader reports them per row.
     """
     if isinstance(keys, pa.ChunkedArray):
         keys = keys.combine_chunks()
-    codes = pc.dictionary_encode(keys).indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    indices = pc.dictionary_encode(keys).indices
+    codes = pc.fill_null(indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    null = codes < 0
+    if null.any():  # a null key groups with nothing: each such row is a group of its own, after the others
+        codes[null] = codes.max(initial=-1) + 1 + np.arange(int(null.sum()))
     # Dictionary codes are assigned in order of first appearance, so sorting by code keeps that order.
     order = np.argsort(codes, kind="stable")
     counts = np.bincount(codes)

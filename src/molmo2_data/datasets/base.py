@@ -14,18 +14,55 @@ from __future__ import annotations
 import difflib
 import os
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import pyarrow as pa
 
 from molmo2_data import paths
-from molmo2_data.errors import DatasetNotAvailableError, UnknownSplitError
-from molmo2_data.example import Example, as_example
+from molmo2_data.errors import AnnotationError, DatasetNotAvailableError, SchemaError, UnknownSplitError
+from molmo2_data.example import Annotation, Example, Metadata, as_example
 from molmo2_data.tables import IndexCache, file_fingerprint, read_table, require_columns, row_dict
+
+A = TypeVar("A")
+
+
+def drop_reason(err: AnnotationError) -> str:
+    """The key an invalid annotation is counted under ("pointing: non-finite point", ...)."""
+    return str(getattr(err, "reason", None) or err)
+
+
+class AnnotationSet:
+    """The one way readers build an example's annotations: each is built through :meth:`add`, which
+    drops an invalid one (:class:`AnnotationError`) and counts it by reason; :meth:`example` records the
+    counts in ``Metadata.dropped`` and raises :class:`~molmo2_data.errors.EmptyExampleError` when
+    nothing valid is left (the loader and ``inspect`` count that row group as a skip)."""
+
+    def __init__(self) -> None:
+        self.annotations: list[Annotation] = []
+        self.dropped: Counter[str] = Counter()
+
+    def add(self, build: Callable[..., A], *args: Any, **kwargs: Any) -> A | None:
+        """``build(*args, **kwargs)``, kept when valid; None (and counted) when it raises AnnotationError."""
+        try:
+            ann = build(*args, **kwargs)
+        except AnnotationError as e:
+            self.dropped[drop_reason(e)] += 1
+            return None
+        self.annotations.append(ann)  # type: ignore[arg-type]
+        return ann
+
+    def drop(self, reason: str, n: int = 1) -> None:
+        """Count something the reader left out itself (e.g. a subtitle line with a NaN time)."""
+        self.dropped[reason] += n
+
+    def example(self, metadata: Metadata, **kwargs: Any) -> Example:
+        for k, v in self.dropped.items():
+            metadata.dropped[k] = metadata.dropped.get(k, 0) + v
+        return Example(annotations=list(self.annotations), metadata=metadata, **kwargs)
 
 
 def rng_for_index(item: int, epoch: int = 0) -> np.random.RandomState:
@@ -199,6 +236,8 @@ class TableDataset(DatasetBase):
         table = tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="permissive")
         require_columns(table, self.COLUMNS, f"{self.NAME} ({', '.join(str(f) for f in files)})")
         self.configs_loaded = tuple(f.parent.name for f in files)
+        self.table_paths = tuple(str(f) for f in files)
+        self.table_starts = np.cumsum([0] + [len(t) for t in tables])
         self.config_of_table = np.repeat(np.arange(len(tables)), [len(t) for t in tables])
         spec = self.SPLITS[self.split]
         key = {"reader": f"{type(self).__module__}.{type(self).__qualname__}", "version": self.VERSION,
@@ -252,6 +291,20 @@ class TableDataset(DatasetBase):
     def row_dicts(self, rows: np.ndarray, columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
         sub = self.data if columns is None else self.data.select([c for c in columns if c in self.data.column_names])
         return [row_dict(sub, r) for r in rows]
+
+    def where(self, row: int) -> str:
+        """'<table file> row <r>' of a row of the (concatenated) table, for error messages."""
+        k = int(np.searchsorted(self.table_starts, row, side="right")) - 1
+        return f"{self.NAME} table {self.table_paths[k]} row {int(row) - int(self.table_starts[k])}"
+
+    def required(self, column: str, row: int, value: Any = None) -> Any:
+        """The value of a column the reader needs at ``row``; a null raises a per-row SchemaError naming
+        column, file and row (the loader and ``inspect`` count it as one skip)."""
+        if value is None:
+            value = self.data.column(column)[int(row)].as_py()
+        if value is None:
+            raise SchemaError(f"{self.where(row)}: null {column!r}; the row is skipped (fix or re-download the table)")
+        return value
 
     def availability(self) -> dict[str, Any]:
         """Examples available locally and what was skipped, for ``inspect``."""

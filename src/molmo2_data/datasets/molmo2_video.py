@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from molmo2_data.datasets.base import TableDataset, index_from_mask, select_groups
+from molmo2_data.datasets.base import AnnotationSet, TableDataset, index_from_mask, select_groups
 from molmo2_data.datasets.media_store import VideoFinder, unique_with_inverse
 from molmo2_data.datasets.pixmo import nonempty_strings
 from molmo2_data.datasets.registry import register_dataset
@@ -26,7 +26,6 @@ from molmo2_data.example import (
     Caption,
     Count,
     Example,
-    Message,
     Messages,
     Metadata,
     MultipleChoice,
@@ -202,11 +201,12 @@ class Molmo2Cap(YoutubeVideoDataset):
 
     def build_example(self, rows: np.ndarray, group: int, rng: np.random.RandomState) -> Example:
         row = self.row_dicts(rows, ["video_id", "annotation_score"] + [c for c, _ in self.CAPTION_STYLES])[0]
-        anns: list[Any] = [Caption(row[col].strip(), style=style) for col, style in self.CAPTION_STYLES
-                           if row[col] and row[col].strip()]
-        return Example(annotations=anns, video=VideoRef(self.video_file(group), source=row["video_id"]),
-                       metadata=self.metadata(rows, video_id=row["video_id"],
-                                              annotation_score=row["annotation_score"]))
+        anns = AnnotationSet()
+        for col, style in self.CAPTION_STYLES:
+            if row[col] and row[col].strip():  # an empty one of the three captions is normal: left out
+                anns.add(Caption, row[col].strip(), style=style)
+        return anns.example(self.metadata(rows, video_id=row["video_id"], annotation_score=row["annotation_score"]),
+                            video=VideoRef(self.video_file(group), source=row["video_id"]))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -217,7 +217,7 @@ class Molmo2Cap(YoutubeVideoDataset):
 def multiple_choice(row: dict[str, Any], rng: np.random.RandomState, style: str) -> MultipleChoice:
     """Options = NegativeAnswers with the answer inserted at an index drawn from the example rng
     (the official loader uses unseeded ``random`` here, so it is not reproducible)."""
-    negatives = [str(n) for n in (row["NegativeAnswers"] or []) if n is not None]
+    negatives = [n for n in (row["NegativeAnswers"] or []) if n is not None]
     idx = int(rng.randint(len(negatives) + 1))
     options = negatives[:idx] + [row["Answer"]] + negatives[idx:]
     return MultipleChoice(question=row["Question"], options=options, answer_index=idx,
@@ -246,9 +246,10 @@ class Molmo2VideoCapQA(YoutubeVideoDataset):
     def build_example(self, rows: np.ndarray, group: int, rng: np.random.RandomState) -> Example:
         qa = self.qa_rows(rows)
         vid = self.video_id(rows)
-        return Example(annotations=[multiple_choice(r, rng, self.STYLE) for r in qa],
-                       video=VideoRef(self.video_file(group), source=vid),
-                       metadata=self.metadata(rows, video_id=vid))
+        anns = AnnotationSet()
+        for r in qa:
+            anns.add(multiple_choice, r, rng, self.STYLE)
+        return anns.example(self.metadata(rows, video_id=vid), video=VideoRef(self.video_file(group), source=vid))
 
 
 @register_dataset("molmo2-videosubtitleqa")
@@ -266,9 +267,14 @@ class Molmo2VideoSubtitleQA(Molmo2VideoCapQA):
     def build_example(self, rows: np.ndarray, group: int, rng: np.random.RandomState) -> Example:
         ex = super().build_example(rows, group, rng)
         subs = self.data.column("subtitle")[int(rows[0])].as_py() or []
-        subtitles = tuple(Subtitle(float(s["start"]), float(s["end"]), str(s["text"])) for s in subs
-                          if s and s.get("start") is not None and s.get("end") is not None and s.get("text"))
-        ex.video = VideoRef(ex.video.path, subtitles=subtitles, source=ex.video.source)  # type: ignore[union-attr]
+        lines = AnnotationSet()
+        for sub in subs:
+            if sub and sub.get("start") is not None and sub.get("end") is not None and sub.get("text"):
+                lines.add(Subtitle, sub["start"], sub["end"], sub["text"])
+        for reason, n in lines.dropped.items():
+            ex.metadata.dropped[reason] = ex.metadata.dropped.get(reason, 0) + n
+        ex.video = VideoRef(ex.video.path, subtitles=tuple(lines.annotations),  # type: ignore[union-attr,arg-type]
+                            source=ex.video.source)  # type: ignore[union-attr]
         ex.metadata.extra["alignment_types"] = self.column("AlignmentType", rows)
         return ex
 
@@ -294,12 +300,11 @@ class Molmo2AskModelAnything(YoutubeVideoDataset):
         return self.drop(keep, ~nonempty_strings(table, "question"), "empty question")
 
     def build_example(self, rows: np.ndarray, group: int, rng: np.random.RandomState) -> Example:
-        anns: list[Any] = [Messages([Message("user", r["question"].strip()), Message("assistant", r["answer"].strip())],
-                                    style="user_qa")
-                           for r in self.row_dicts(rows, ["question", "answer"])]
+        anns = AnnotationSet()
+        for r in self.row_dicts(rows, ["question", "answer"]):
+            anns.add(Messages.qa, r["question"], r["answer"], "user_qa", strip=True)
         vid = self.video_id(rows)
-        return Example(annotations=anns, video=VideoRef(self.video_file(group), source=vid),
-                       metadata=self.metadata(rows, video_id=vid))
+        return anns.example(self.metadata(rows, video_id=vid), video=VideoRef(self.video_file(group), source=vid))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -393,20 +398,29 @@ class Molmo2VideoPoint(VideoTableDataset):
         cs, ce = float(self.index["clip_start"][group]), float(self.index["clip_end"][group])
         clipped = np.isfinite(cs)
         recs = self.row_dicts(rows, ["video_id", "video_source", "label", "question", "count",
-                                     "two_fps_timestamps", "points", "annotator_unsure", "category"])
-        anns = [self.pointing(r, cs if clipped else 0.0, ce - cs if clipped else np.inf, rng) for r in recs]
+                                     "two_fps_timestamps", "points", "annotator_unsure", "category",
+                                     "video_duration"])
+        anns = AnnotationSet()
+        for r in recs:
+            # whole video: timestamps must lie within its duration (when the table gives it)
+            duration = ce - cs if clipped else _finite_or_none(r.get("video_duration"))
+            anns.add(self.pointing, r, cs if clipped else 0.0, ce - cs if clipped else np.inf, rng, duration)
         video = VideoRef(self.video_file(group), clip_start=cs if clipped else None,
                          clip_end=ce if clipped else None, source=recs[0]["video_id"])
         meta = self.metadata(rows, video_id=recs[0]["video_id"], video_source=recs[0]["video_source"])
         meta.extra["configs"] = [self.configs_loaded[self.config_of_table[r]] for r in rows]
         meta.extra["annotator_unsure"] = [bool(r["annotator_unsure"]) for r in recs]
         p_chat = self.options["p_multi_turn"]
-        chat = len(anns) > 1 and p_chat > 0 and rng.random() < p_chat
-        return Example(annotations=anns, video=video, metadata=meta, layout="chat" if chat else "tree")
+        chat = len(anns.annotations) > 1 and p_chat > 0 and rng.random() < p_chat
+        return anns.example(meta, video=video, layout="chat" if chat else "tree")
 
-    def pointing(self, row: dict[str, Any], start: float, length: float, rng: np.random.RandomState) -> VideoPointing:
+    def pointing(self, row: dict[str, Any], start: float, length: float, rng: np.random.RandomState,
+                 duration: float | None = None) -> VideoPointing:
+        """One row's query. Frames outside the clip are left out (the row annotates the whole video);
+        a NaN timestamp or coordinate is not: the VideoPointing rejects it (AnnotationError)."""
         times: list[float] = []
         pts: list[tuple[float, float, float]] = []
+        style = self.styles[int(rng.randint(len(self.styles)))] if len(self.styles) > 1 else self.styles[0]
         for t, frame_points in zip(row["two_fps_timestamps"] or [], row["points"] or [], strict=False):
             if t is None:
                 continue
@@ -414,16 +428,24 @@ class Molmo2VideoPoint(VideoTableDataset):
             if rel < 0 or rel > length + 1e-6:
                 continue
             times.append(rel)
-            pts += [(rel, float(p["x"]), float(p["y"])) for p in frame_points or [] if p is not None]
+            pts += [(rel, _coord(p, "x"), _coord(p, "y")) for p in frame_points or [] if p is not None]
         timestamps = np.unique(np.asarray(times, dtype=np.float64))
         pts.sort()
         arr = np.asarray([(x, y) for _, x, y in pts], dtype=np.float64).reshape(-1, 2)
         frame_index = np.searchsorted(timestamps, [t for t, _, _ in pts]).astype(np.int64)
-        style = self.styles[int(rng.randint(len(self.styles)))] if len(self.styles) > 1 else self.styles[0]
-        count = row["count"]
         return VideoPointing(label=row["label"], timestamps=timestamps, points=arr, frame_index=frame_index,
-                             scale=(100.0, 100.0), count=None if count is None else int(count),
-                             question=row.get("question"), mode=style[len("video_"):], style=style)
+                             scale=(100.0, 100.0), count=row["count"], question=row.get("question"),
+                             mode=style[len("video_"):], style=style, duration=duration)
+
+
+def _coord(p: Any, axis: str) -> float:
+    """A point's x or y as a float (NaN when null: the annotation then rejects it, never a silent 0)."""
+    v = p.get(axis) if isinstance(p, dict) else None
+    return float("nan") if v is None else float(v)
+
+
+def _finite_or_none(v: Any) -> float | None:
+    return float(v) if isinstance(v, int | float) and np.isfinite(v) and v > 0 else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -471,29 +493,43 @@ class Molmo2VideoTrack(VideoTableDataset):
     def build_example(self, rows: np.ndarray, group: int, rng: np.random.RandomState) -> Example:
         r = self.row_dicts(rows)[0]
         fps = float(r["fps"])
-        n = max([len(o.get("points") or []) for o in r["points"] or [] if o] + [0])
-        pts, frames, oids = [], [], []
-        for obj in r["points"] or []:
-            for i, p in enumerate((obj or {}).get("points") or []):
-                if p is not None and len(p) >= 2 and p[0] is not None and p[1] is not None:
-                    pts.append((float(p[0]), float(p[1])))
-                    frames.append(i)
-                    oids.append(int(obj["object_id"]))
-        order = np.lexsort((np.asarray(oids), np.asarray(frames))) if pts else np.zeros(0, dtype=np.int64)
-        track = Track(label=r["exp"], timestamps=np.arange(n) / fps,
-                      points=np.asarray(pts, dtype=np.float64).reshape(-1, 2)[order],
-                      frame_index=np.asarray(frames, dtype=np.int64)[order],
-                      object_ids=np.asarray(oids, dtype=np.int64)[order], occluded=np.zeros(len(pts), dtype=bool),
-                      scale=(float(r["w"]), float(r["h"])), fps=fps)
         path = self.video_file(group)
+        duration = None
         if bool(self.index["uses_clip"][group]):
             video = VideoRef(path, source=r["video"])
         else:
-            video = VideoRef(path, clip_start=int(r["start_frame"]) / fps, clip_end=(int(r["end_frame"]) + 1) / fps,
-                             source=r["video"])
+            start = int(self.required("start_frame", int(rows[0]), r["start_frame"]))
+            end = int(self.required("end_frame", int(rows[0]), r["end_frame"]))
+            video = VideoRef(path, clip_start=start / fps, clip_end=(end + 1) / fps, source=r["video"])
+            duration = (end + 1 - start) / fps
+        anns = AnnotationSet()
+        anns.add(track_of_row, r, fps, duration)
         meta = self.metadata(rows, id=r["id"], video=r["video"], clip=r["clip"], video_dataset=r["video_dataset"])
         meta.extra.update({k: r.get(k) for k in ("video_source", "obj_id", "mask_id", "n_frames") if k in r})
-        return Example(annotations=[track], video=video, metadata=meta)
+        return anns.example(meta, video=video)
+
+
+def track_of_row(r: dict[str, Any], fps: float, duration: float | None) -> Track:
+    """The Track of one Molmo2-VideoTrack row: frame i of an object's ``points`` is at i / fps; a null
+    point means not visible there (left out); a NaN coordinate or null object id is an AnnotationError."""
+    n = max([len(o.get("points") or []) for o in r["points"] or [] if o] + [0])
+    pts, frames, oids = [], [], []
+    for obj in r["points"] or []:
+        for i, p in enumerate((obj or {}).get("points") or []):
+            if p is not None and len(p) >= 2 and p[0] is not None and p[1] is not None:
+                pts.append((float(p[0]), float(p[1])))
+                frames.append(i)
+                oids.append(obj.get("object_id"))
+    if any(o is None for o in oids):
+        from molmo2_data.annotations import invalid
+
+        invalid("track", "object id is missing")
+    order = np.lexsort((np.asarray(oids), np.asarray(frames))) if pts else np.zeros(0, dtype=np.int64)
+    return Track(label=r["exp"], timestamps=np.arange(n) / fps,
+                 points=np.asarray(pts, dtype=np.float64).reshape(-1, 2)[order],
+                 frame_index=np.asarray(frames, dtype=np.int64)[order],
+                 object_ids=np.asarray(oids, dtype=np.int64)[order], occluded=np.zeros(len(pts), dtype=bool),
+                 scale=(float(r["w"]), float(r["h"])), fps=fps, duration=duration)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -534,10 +570,11 @@ class Molmo2VideoCountEval(VideoTableDataset):
         cs, ce = float(self.index["clip_start"][group]), float(self.index["clip_end"][group])
         video = VideoRef(self.video_file(group), clip_start=cs if np.isfinite(cs) else None,
                          clip_end=ce if np.isfinite(ce) else None, source=r["video_id"])
-        ann = Count(label=r["label"], count=int(r["count"]), question=r["question"], style="video_count")
+        anns = AnnotationSet()
+        anns.add(Count, label=r["label"], count=r["count"], question=r["question"], style="video_count")
         meta = self.metadata(rows, video_id=r["video_id"], video_source=r["video_source"])
         meta.extra["category"] = r["category"]
-        return Example(annotations=[ann], video=video, metadata=meta)
+        return anns.example(meta, video=video)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -613,19 +650,21 @@ class Molmo2VideoPointEval(VideoTableDataset):
 
     def build_example(self, rows: np.ndarray, group: int, rng: np.random.RandomState) -> Example:
         (r,) = self.row_dicts(rows, ["video_id", "video_source", "width", "height", "two_fps_timestamps",
-                                     "points", "masks", "label"])
+                                     "points", "masks", "label", "video_duration"])
         order = np.argsort(np.asarray(r["two_fps_timestamps"], dtype=np.float64), kind="stable")
         times = np.asarray(r["two_fps_timestamps"], dtype=np.float64)[order]
-        pts = np.asarray([(float(r["points"][k]["x"]), float(r["points"][k]["y"])) for k in order],
+        pts = np.asarray([(_coord(r["points"][k], "x"), _coord(r["points"][k], "y")) for k in order],
                          dtype=np.float64).reshape(-1, 2)
         timestamps, frame_index = np.unique(times, return_inverse=True)
         masks = _video_masks(r["masks"])
-        ann = VideoPointing(label=r["label"], timestamps=timestamps, points=pts,
-                            frame_index=frame_index.astype(np.int64), scale=(float(r["width"]), float(r["height"])),
-                            count=len(pts), question=None, mode="point", style="video_point")
+        anns = AnnotationSet()
+        anns.add(VideoPointing, label=r["label"], timestamps=timestamps, points=pts,
+                 frame_index=frame_index.astype(np.int64), scale=(float(r["width"]), float(r["height"])),
+                 count=len(pts), question=None, mode="point", style="video_point",
+                 duration=_finite_or_none(r.get("video_duration")))
         meta = self.metadata(rows, video_id=r["video_id"], video_source=r["video_source"])
         meta.extra["video_masks"] = [masks[k] for k in order] if len(masks) == len(pts) else masks
-        return Example(annotations=[ann], video=VideoRef(self.video_file(group), source=r["video_id"]), metadata=meta)
+        return anns.example(meta, video=VideoRef(self.video_file(group), source=r["video_id"]))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -720,5 +759,6 @@ class Molmo2CapEval(VideoTableDataset):
         meta.extra["atomic_statements"] = [str(statements[k]) for k in kept]
         if paired:  # categories only when there is one per statement
             meta.extra["statement_categories"] = [str(cats[k]) for k in kept]
-        caption = Caption(text=r["aggregated_caption"] or "", style="video_long_caption")
-        return Example(annotations=[caption], video=video, metadata=meta)
+        anns = AnnotationSet()
+        anns.add(Caption, text=r["aggregated_caption"], style="video_long_caption")
+        return anns.example(meta, video=video)

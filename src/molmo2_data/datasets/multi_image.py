@@ -15,7 +15,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from molmo2_data.datasets.base import TableDataset
+from molmo2_data.annotations import invalid
+from molmo2_data.datasets.base import AnnotationSet, TableDataset
 from molmo2_data.datasets.media_store import url_image_file, url_lists_present
 from molmo2_data.datasets.registry import register_dataset
 from molmo2_data.example import Example, ImageRef, Message, Messages, Metadata, Pointing
@@ -207,14 +208,19 @@ class Molmo2MultiImageQA(TableDataset):
     def build_example(self, rows: np.ndarray, group: int, rng: np.random.RandomState) -> Example:
         row = row_dict(self.data, rows[0], ["image_urls", "qa_pairs"])
         urls = row["image_urls"]
-        anns: list[Any] = []
+        anns = AnnotationSet()
         for q, a in zip(row["qa_pairs"]["question"], row["qa_pairs"]["answer"], strict=True):
-            if q and q.strip() and a and a.strip():
-                anns.append(Messages([Message("user", q.strip()), Message("assistant", a)], style=self.STYLE))
-        images = tuple(ImageRef(path=url_image_file(u, self.root), source=u) for u in urls)
+            if q and q.strip() and a and a.strip():  # empty pairs: counted at index time
+                anns.add(lambda q, a: Messages([Message("user", q.strip()), Message("assistant", a)],
+                                               style=self.STYLE), q, a)
+        images = self.url_images(urls, int(rows[0]))
         meta = Metadata(dataset=self.NAME, split=self.split, rows=(int(rows[0]),),
                         source_ids={"image_urls": list(urls)})
-        return Example(annotations=anns, metadata=meta, images=images)
+        return anns.example(meta, images=images)
+
+    def url_images(self, urls: list[Any], row: int) -> tuple[ImageRef, ...]:
+        return tuple(ImageRef(path=url_image_file(self.required("image_urls", row, u), self.root), source=u)
+                     for u in urls)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -273,18 +279,17 @@ class Molmo2SynMultiImageQA(TableDataset):
         row_i = int(rows[0])
         row = row_dict(self.data, row_i, ["id", "images", "qa_pairs", "metadata"])
         qa = row["qa_pairs"]
-        anns: list[Any] = []
+        anns = AnnotationSet()
         for q, e, a in zip(qa["question"], qa["explanation"], qa["answer"], strict=True):
-            if self.with_explanation and e:
-                anns.append(Messages([Message("user", q), Message("assistant", f"{e}\nAnswer: {a}")],
-                                     style="multi_image_qa_exp"))
+            if self.with_explanation and e and isinstance(a, str):
+                anns.add(Messages.qa, q, f"{e}\nAnswer: {a}", "multi_image_qa_exp")
             else:
-                anns.append(Messages([Message("user", q), Message("assistant", a)], style="multi_image_qa"))
+                anns.add(Messages.qa, q, a, "multi_image_qa")
         config = self.configs_loaded[int(self.config_of_table[row_i])]
         meta = Metadata(dataset=self.NAME, split=self.split, rows=(row_i,),
                         source_ids={"id": row["id"], "config": config},
                         extra={"explanations": list(qa["explanation"]), "metadata": row["metadata"]})
-        return Example(annotations=anns, metadata=meta, images=embedded_image_refs(row["images"]))
+        return anns.example(meta, images=embedded_image_refs(row["images"]))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -352,20 +357,30 @@ class Molmo2MultiImagePoint(TableDataset):
     def build_example(self, rows: np.ndarray, group: int, rng: np.random.RandomState) -> Example:
         row = row_dict(self.data, rows[0])
         style = str(rng.choice(self.styles))
-        pts, idx = [], []
-        for i, image_points in enumerate(row["points"]):
-            for p in image_points or ():
-                pts.append((p["x"], p["y"]))
-                idx.append(i)
-        points = np.clip(np.asarray(pts, dtype=np.float64).reshape(-1, 2), 0.0, 100.0)
         urls = row["image_urls"]
-        ann = Pointing(label=row["labels"][0], points=points, scale=(100.0, 100.0),
-                       count=int(sum(row["counts"])), mode=self.MODES[style], style=style,
-                       image_index=np.asarray(idx, dtype=np.int64),
-                       image_scales=tuple((100.0, 100.0) for _ in urls))
+        anns = AnnotationSet()
+        anns.add(self.pointing, row, style)
         meta = Metadata(dataset=self.NAME, split=self.split, rows=(int(rows[0]),),
                         source_ids={"image_urls": list(urls), "image_sha256s": list(row["image_sha256s"])},
                         extra={"counts": list(row["counts"]), "labels": list(row["labels"]),
                                "collection_method": list(row["collection_method"])})
-        images = tuple(ImageRef(path=url_image_file(u, self.root), source=u) for u in urls)
-        return Example(annotations=[ann], metadata=meta, images=images)
+        images = tuple(ImageRef(path=url_image_file(self.required("image_urls", int(rows[0]), u), self.root), source=u)
+                       for u in urls)
+        return anns.example(meta, images=images)
+
+    def pointing(self, row: dict[str, Any], style: str) -> Pointing:
+        """All points of the row (percent, clipped to [0, 100]; a null coordinate is NaN and rejected),
+        ``count`` = the sum of ``counts`` (a null or negative count rejected)."""
+        pts, idx = [], []
+        for i, image_points in enumerate(row["points"]):
+            for p in image_points or ():
+                pts.append((np.nan if p is None or p["x"] is None else p["x"],
+                            np.nan if p is None or p["y"] is None else p["y"]))
+                idx.append(i)
+        counts = row["counts"]
+        if any(c is None or c < 0 for c in counts):
+            invalid("pointing", "negative count" if None not in counts else "count is missing")
+        return Pointing(label=row["labels"][0], points=np.clip(np.asarray(pts, dtype=np.float64).reshape(-1, 2), 0, 100),
+                        scale=(100.0, 100.0), count=int(sum(counts)), mode=self.MODES[style], style=style,
+                        image_index=np.asarray(idx, dtype=np.int64),
+                        image_scales=tuple((100.0, 100.0) for _ in row["image_urls"]))

@@ -15,7 +15,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from molmo2_data import paths
-from molmo2_data.datasets.base import HeldOut, TableDataset, index_from_mask, select_groups
+from molmo2_data.annotations import invalid
+from molmo2_data.datasets.base import AnnotationSet, HeldOut, TableDataset, index_from_mask, select_groups
 from molmo2_data.datasets.media_store import unique_with_inverse, url_image_file, url_images_present
 from molmo2_data.datasets.registry import register_dataset
 from molmo2_data.example import (
@@ -49,20 +50,25 @@ class UrlImageDataset(TableDataset):
         keep = self.row_filter(table)
         present = url_images_present(urls, self.root)
         first = order[offsets[:-1]]
-        group_present = present[first]
+        group_present = present[first] | null_rows(urls)[first]  # a null URL: a per-row SchemaError on get
         n_missing = int((~group_present).sum())
         if n_missing:
             self.skipped["image missing locally"] += n_missing
         return index_from_mask(order, offsets, keep_rows=keep, keep_groups=group_present)
 
     def image(self, rows: np.ndarray) -> ImageRef:
-        url = self.data.column(self.URL_COLUMN)[int(rows[0])].as_py()
+        url = self.required(self.URL_COLUMN, int(rows[0]))
         return ImageRef(path=url_image_file(url, self.root), source=url)
 
     def metadata(self, rows: np.ndarray, **source_ids: Any) -> Metadata:
         url = self.data.column(self.URL_COLUMN)[int(rows[0])].as_py()
         return Metadata(dataset=self.NAME, split=self.split, rows=tuple(int(r) for r in rows),
                         source_ids={"image_url": url, **source_ids})
+
+
+def null_rows(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """Per row: is the value null?"""
+    return np.asarray(pc.is_null(column).to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def nonempty_strings(table: pa.Table, column: str) -> np.ndarray:
@@ -95,13 +101,14 @@ class PixMoCap(UrlImageDataset):
         return keep
 
     def build_example(self, rows: np.ndarray, group: int, rng: np.random.RandomState) -> Example:
-        anns: list[Any] = []
+        anns = AnnotationSet()
+        image = self.image(rows)
         for row in self.row_dicts(rows, ["caption", "transcripts"]):
-            anns.append(Caption(row["caption"], style="long_caption"))
-            transcripts = [t for t in (row["transcripts"] or []) if t and t.strip()]
+            anns.add(Caption, row["caption"], style="long_caption")
+            transcripts = [t for t in (row["transcripts"] or []) if isinstance(t, str) and t.strip()]
             if self.mode == "transcripts" and transcripts:
-                anns.append(Caption(transcripts[rng.randint(len(transcripts))], style="transcript"))
-        return Example(annotations=anns, metadata=self.metadata(rows), images=(self.image(rows),))
+                anns.add(Caption, transcripts[rng.randint(len(transcripts))], style="transcript")
+        return anns.example(self.metadata(rows), images=(image,))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -127,15 +134,27 @@ def _drop(skipped: Any, keep: np.ndarray, reason: str) -> np.ndarray:
 
 def _xy_points(points: Any) -> np.ndarray:
     """(N, 2) float array from either published point layout: ``list<{x, y}>`` (list of dicts) or
-    ``{x: [..], y: [..]}`` (dict of lists)."""
+    ``{x: [..], y: [..]}`` (dict of lists). A null or non-numeric coordinate is an AnnotationError."""
     if points is None:
         return np.zeros((0, 2))
-    if isinstance(points, dict):
-        xs, ys = points.get("x") or [], points.get("y") or []
-        if len(xs) != len(ys):
-            raise ValueError(f"points have {len(xs)} x but {len(ys)} y values")
-        return np.stack([np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)], -1).reshape(-1, 2)
-    return np.array([[p["x"], p["y"]] for p in points], dtype=np.float64).reshape(-1, 2)
+    try:
+        if isinstance(points, dict):
+            xs, ys = points.get("x") or [], points.get("y") or []
+            if len(xs) != len(ys):
+                invalid("pointing", "points have unequal x and y lists", f"{len(xs)} x, {len(ys)} y")
+            return np.stack([np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)], -1).reshape(-1, 2)
+        return np.array([[p["x"], p["y"]] for p in points], dtype=np.float64).reshape(-1, 2)
+    except (TypeError, KeyError, ValueError) as e:
+        if isinstance(e, ValueError) and hasattr(e, "reason"):
+            raise
+        invalid("pointing", "points are not numbers", str(e)[:80])
+
+
+def _clipped_pointing(label: Any, points: Any, style: str, count: Any = None, question: Any = None) -> Pointing:
+    """A percent-coordinate Pointing, points clipped to [0, 100] as the official loaders do (NaN stays NaN
+    and is rejected)."""
+    return _pointing(label, np.clip(_xy_points(points), 0.0, 100.0), (100.0, 100.0), style, count=count,
+                     question=question)
 
 
 def _identity_index(n: int, keep: np.ndarray | None = None) -> dict[str, np.ndarray]:
@@ -155,8 +174,8 @@ def _counting_styles(counting: bool | str) -> tuple[str, ...]:
     raise ValueError(f"counting must be True, False or 'both', got {counting!r}")
 
 
-def _pointing(label: str, points: np.ndarray, scale: tuple[float, float], style: str, count: int | None = None,
-              question: str | None = None) -> Pointing:
+def _pointing(label: Any, points: np.ndarray, scale: tuple[float, float], style: str, count: Any = None,
+              question: Any = None) -> Pointing:
     mode = "point_count" if style == "point_count" else "point"
     return Pointing(label=label, points=points, scale=scale, count=len(points) if count is None else count,
                     question=question, mode=mode, style=style)
@@ -207,16 +226,21 @@ _TURN_MARKER = re.compile(r"\s*\[(USER|ASSISTANT)\]\s*")
 
 def split_turns(question: str, answer: str) -> list[Message]:
     """pixmo-cap-qa multi-turn encoding: ``[USER] q1 [ASSISTANT] a1 [USER] q2`` + ``answer`` (the final
-    reply) -> alternating user/assistant messages. A question without markers is a single turn."""
+    reply) -> alternating user/assistant messages. A question without markers is a single turn.
+    Malformed turns (or a missing question / answer) raise AnnotationError."""
+    from molmo2_data.annotations import check_text
+
+    question = check_text("messages", "question", question)  # type: ignore[assignment]
+    answer = check_text("messages", "answer", answer)  # type: ignore[assignment]
     if "[USER]" not in question and "[ASSISTANT]" not in question:
         return [Message("user", question.strip()), Message("assistant", answer.strip())]
     parts = _TURN_MARKER.split(question)
     if parts[0].strip():
-        raise ValueError("multi-turn question must start with [USER]")
+        invalid("messages", "multi-turn question must start with [USER]")
     roles, texts = parts[1::2], parts[2::2]
     expected = ["USER" if i % 2 == 0 else "ASSISTANT" for i in range(len(roles))]
     if roles != expected or roles[-1] != "USER":
-        raise ValueError(f"turn markers do not alternate USER/ASSISTANT ending with USER: {roles}")
+        invalid("messages", "turn markers do not alternate USER/ASSISTANT ending with USER", str(roles))
     msgs = [Message("user" if r == "USER" else "assistant", t.strip()) for r, t in zip(roles, texts, strict=True)]
     return msgs + [Message("assistant", answer.strip())]
 
@@ -258,15 +282,20 @@ class PixMoCapQa(UrlImageDataset):
         return keep & _drop(self.skipped, well_formed | ~keep, "malformed multi-turn question")
 
     def build_example(self, rows: np.ndarray, group: int, rng: np.random.RandomState) -> Example:
-        anns: list[Any] = []
+        anns = AnnotationSet()
+        image = self.image(rows)
         if self.source == "messages":
             for turns in self.column("messages", rows):
-                msgs = [Message("user" if i % 2 == 0 else "assistant", t) for i, t in enumerate(turns)]
-                anns.append(Messages(msgs, style=self.style))
+                anns.add(_alternating, turns or [], self.style)
         else:
             for row in self.row_dicts(rows, ["question", "answer"]):
-                anns.append(Messages(split_turns(row["question"], row["answer"]), style=self.style))
-        return Example(annotations=anns, metadata=self.metadata(rows), images=(self.image(rows),))
+                anns.add(lambda q, a: Messages(split_turns(q, a), style=self.style), row["question"], row["answer"])
+        return anns.example(self.metadata(rows), images=(image,))
+
+
+def _alternating(turns: list[Any], style: str) -> Messages:
+    """pixmo-cap-qa v1 ``messages``: plain strings, alternating user / assistant."""
+    return Messages([Message("user" if i % 2 == 0 else "assistant", t) for i, t in enumerate(turns)], style=style)
 
 
 @register_dataset("pixmo-ask-model-anything")
@@ -284,10 +313,12 @@ class PixMoAskModelAnything(UrlImageDataset):
 
     def build_example(self, rows: np.ndarray, group: int, rng: np.random.RandomState) -> Example:
         rows_ = self.row_dicts(rows, ["question", "answer", "image_sha256"])
-        anns: list[Any] = [Messages([Message("user", r["question"]), Message("assistant", r["answer"])],
-                                    style="user_qa") for r in rows_]
+        image = self.image(rows)
+        anns = AnnotationSet()
+        for r in rows_:
+            anns.add(Messages.qa, r["question"], r["answer"], "user_qa")
         meta = self.metadata(rows, image_sha256=rows_[0]["image_sha256"])
-        return Example(annotations=anns, metadata=meta, images=(self.image(rows),))
+        return anns.example(meta, images=(image,))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -356,11 +387,11 @@ class PixMoPoints(_CountingMixin, UrlImageDataset):
         return keep
 
     def build_index(self, table: pa.Table) -> dict[str, np.ndarray]:
-        key = pc.binary_join_element_wise(pc.fill_null(table.column("collection_method"), ""),
-                                          pc.fill_null(table.column(self.URL_COLUMN), ""), "\n")
-        order, offsets, _ = group_rows(key)
+        urls = table.column(self.URL_COLUMN)
+        key = pc.binary_join_element_wise(pc.fill_null(table.column("collection_method"), ""), urls, "\n")
+        order, offsets, _ = group_rows(key)  # a null URL: a group of its own, a per-row SchemaError on get
         keep = self.row_filter(table)
-        present = url_images_present(table.column(self.URL_COLUMN), self.root)[order[offsets[:-1]]]
+        present = (url_images_present(urls, self.root) | null_rows(urls))[order[offsets[:-1]]]
         if len(order):
             has_rows = np.add.reduceat(keep[order].astype(np.int64), offsets[:-1]) > 0
             _drop(self.skipped, present | ~has_rows, "image missing locally")
@@ -407,14 +438,13 @@ class PixMoPoints(_CountingMixin, UrlImageDataset):
 
     def build_styled(self, rows: np.ndarray, group: int, rng: np.random.RandomState, style: str) -> Example:
         rows_ = self.row_dicts(rows, ["label", "points", "count", "image_sha256", "collection_method"])
-        anns: list[Any] = []
+        image = self.image(rows)
+        anns = AnnotationSet()
         for r in rows_:
-            pts = np.clip(_xy_points(r["points"]), 0.0, 100.0)
-            count = len(pts) if r["count"] is None else int(r["count"])
-            anns.append(_pointing(r["label"], pts, (100.0, 100.0), style, count=count))
+            anns.add(_clipped_pointing, r["label"], r["points"], style, count=r["count"])
         meta = self.metadata(rows, image_sha256=rows_[0]["image_sha256"])
         meta.extra["collection_method"] = rows_[0]["collection_method"]
-        return Example(annotations=anns, metadata=meta, images=(self.image(rows),))
+        return anns.example(meta, images=(image,))
 
 
 def _masks_array(value: pa.Scalar) -> np.ndarray:
@@ -449,18 +479,19 @@ class PixMoPointsEval(UrlImageDataset):
         super().__init__(split, **kw)
 
     def build_index(self, table: pa.Table) -> dict[str, np.ndarray]:
-        present = _drop(self.skipped, url_images_present(table.column(self.URL_COLUMN), self.root),
-                        "image missing locally")
+        urls = table.column(self.URL_COLUMN)
+        present = _drop(self.skipped, url_images_present(urls, self.root) | null_rows(urls), "image missing locally")
         return _identity_index(table.num_rows, present)
 
     def build_example(self, rows: np.ndarray, group: int, rng: np.random.RandomState) -> Example:
         row = int(rows[0])
         r = self.row_dicts(rows, ["label", "points", "image_sha256"])[0]
-        pts = np.clip(_xy_points(r["points"]), 0.0, 100.0)
+        image = self.image(rows)
+        anns = AnnotationSet()
+        anns.add(_clipped_pointing, r["label"], r["points"], "pointing")
         meta = self.metadata(rows, image_sha256=r["image_sha256"])
         meta.extra["masks"] = _masks_array(self.data.column("masks")[row])
-        return Example(annotations=[_pointing(r["label"], pts, (100.0, 100.0), "pointing")], metadata=meta,
-                       images=(self.image(rows),))
+        return anns.example(meta, images=(image,))
 
 
 def _is_xy_struct(t: pa.DataType) -> bool:
@@ -502,16 +533,17 @@ class PixMoCount(_CountingMixin, UrlImageDataset):
         cols = ["label", "count", "image_sha256"] + (["points"] if self.split == "train" else [])
         rows_ = self.row_dicts(rows, cols)
         image = self.image(rows)
-        anns: list[Any] = []
+        anns = AnnotationSet()
         if self.split == "train":
             w, h = image.size()
             for r in rows_:
-                anns.append(_pointing(r["label"], _xy_points(r["points"]), (float(w), float(h)), style,
-                                      count=int(r["count"])))
+                anns.add(lambda r: _pointing(r["label"], _xy_points(r["points"]), (float(w), float(h)), style,
+                                             count=r["count"]), r)
         else:
-            anns = [Count(label=r["label"], count=int(r["count"]), style="point_count") for r in rows_]
+            for r in rows_:
+                anns.add(Count, label=r["label"], count=r["count"], style="point_count")
         meta = self.metadata(rows, image_sha256=rows_[0].get("image_sha256"))
-        return Example(annotations=anns, metadata=meta, images=(image,))
+        return anns.example(meta, images=(image,))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -557,11 +589,12 @@ class PixMoDocs(EmbeddedImageDataset):
         config = self.configs_loaded[int(self.config_of_table[row])]
         style = f"pixmo_docs_{config}"
         qas = r["questions"]
-        anns: list[Any] = [Messages([Message("user", q), Message("assistant", a)], style=style)
-                           for q, a in zip(qas["question"], qas["answer"], strict=True)]
+        anns = AnnotationSet()
+        for q, a in zip(qas["question"], qas["answer"], strict=True):
+            anns.add(Messages.qa, q, a, style)
         meta = Metadata(dataset=self.NAME, split=self.split, rows=(row,), source_ids={"image_id": r["image_id"]},
                         extra={"config": config})
-        return Example(annotations=anns, metadata=meta, images=(self.image(row),))
+        return anns.example(meta, images=(self.image(row),))
 
 
 @register_dataset("cosyn-point")
@@ -588,13 +621,11 @@ class CoSynPoint(EmbeddedImageDataset):
         row = int(rows[0])
         r = self.row_dicts(rows, ["id", "questions", "answer_points", "names"])[0]
         names = r.get("names") or r["questions"]
-        anns: list[Any] = []
+        anns = AnnotationSet()
         for q, pts, name in zip(r["questions"], r["answer_points"], names, strict=True):
-            points = np.clip(_xy_points(pts), 0.0, 100.0)
-            anns.append(Pointing(label=name, points=points, scale=(100.0, 100.0), count=len(points),
-                                 question=q, mode="point", style="cosyn_point"))
+            anns.add(_clipped_pointing, name, pts, "cosyn_point", question=q)
         meta = Metadata(dataset=self.NAME, split=self.split, rows=(row,), source_ids={"id": r["id"]})
-        return Example(annotations=anns, metadata=meta, images=(self.image(row),))
+        return anns.example(meta, images=(self.image(row),))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -635,12 +666,12 @@ class PixMoClocks(TableDataset):
         row = int(rows[0])
         r = self.row_dicts(rows, list(self.COLUMNS) + ["watch_time"])[0]
         second = r["second_visible"]
-        ann = ClockTime(hour=int(r["hour_visible"]), minute=int(r["minute_visible"]),
-                        second=None if second is None or second < 0 else int(second), text=r["text"],
-                        time_format=r["time_format"])
+        anns = AnnotationSet()
+        anns.add(ClockTime, hour=r["hour_visible"], minute=r["minute_visible"],
+                 second=None if second is None or second < 0 else second, text=r["text"], time_format=r["time_format"])
         path = paths.clock_dir(self.root) / f"{r['example_id']}.png"
         meta = Metadata(dataset=self.NAME, split=self.split, rows=(row,),
                         source_ids={"example_id": r["example_id"], "watchface_id": r["watchface_id"]},
                         extra={"watchface_name": r["watchface_name"], "watch_time": r.get("watch_time"),
                                "shows_seconds": r["shows_seconds"]})
-        return Example(annotations=[ann], metadata=meta, images=(ImageRef(path=str(path)),))
+        return anns.example(meta, images=(ImageRef(path=str(path)),))

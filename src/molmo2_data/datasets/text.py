@@ -11,7 +11,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from molmo2_data import paths
-from molmo2_data.datasets.base import TableDataset
+from molmo2_data.annotations import check_text
+from molmo2_data.datasets.base import AnnotationSet, TableDataset
 from molmo2_data.datasets.multi_image import (
     RowFilter,
     chunkwise,
@@ -96,9 +97,11 @@ def _turns_chunk(messages: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 
 def merge_system(messages: list[dict[str, str]]) -> list[Message]:
     """Merge a leading system message into the first user turn as ``System: <sys>\\n<user>``."""
-    if messages and messages[0]["role"] == "system":
+    if messages and messages[0]["role"] == "system" and len(messages) > 1:
         sys_msg, first = messages[0], messages[1]
-        messages = [{"role": "user", "content": f"System: {sys_msg['content']}\n{first['content']}"}] + messages[2:]
+        sys_text = check_text("messages", "content", sys_msg["content"])
+        user_text = check_text("messages", "content", first["content"])
+        messages = [{"role": "user", "content": f"System: {sys_text}\n{user_text}"}] + messages[2:]
     return [Message(m["role"], m["content"]) for m in messages]
 
 
@@ -165,7 +168,9 @@ class Molmo2Tulu4(TableDataset):
         row = row_dict(self.data, rows[0], ["id", "source", "messages", "category"])
         meta = Metadata(dataset=self.NAME, split=self.split, rows=(int(rows[0]),),
                         source_ids={"id": row["id"], "source": row["source"]}, extra={"category": row["category"]})
-        return Example(annotations=[Messages(merge_system(row["messages"]), style="text_sft")], metadata=meta)
+        anns = AnnotationSet()
+        anns.add(lambda m: Messages(merge_system(m), style="text_sft"), row["messages"])
+        return anns.example(meta)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -288,8 +293,9 @@ class Molmo2HardCodes(TableDataset):
         row_i = int(rows[0])
         q_i, im_i = int(self.index["question_index"][group]), int(self.index["image_index"][group])
         row = row_dict(self.data, row_i, ["questions", "response"])
-        question = row["questions"][q_i].strip()
-        msgs = Messages([Message("user", question), Message("assistant", row["response"])], style="user_qa")
+        anns = AnnotationSet()
+        question = row["questions"][q_i]
+        anns.add(Messages.qa, question.strip() if isinstance(question, str) else question, row["response"], "user_qa")
         if im_i >= 0:
             own = row_dict(self.data, row_i, ["images"])["images"]
             images, video, media = embedded_image_refs([own[im_i]]), None, "own image"
@@ -297,4 +303,4 @@ class Molmo2HardCodes(TableDataset):
             images, video, media = self.random_media(rng)
         meta = Metadata(dataset=self.NAME, split=self.split, rows=(row_i,),
                         source_ids={"row": row_i, "question_index": q_i}, extra={"media": media})
-        return Example(annotations=[msgs], metadata=meta, images=images, video=video)
+        return anns.example(meta, images=images, video=video)

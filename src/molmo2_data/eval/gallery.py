@@ -29,6 +29,7 @@ from molmo2_data.example import (
     Track,
     VideoPointing,
 )
+from molmo2_data.media.video import probe_video
 
 PALETTE = [(230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240),
            (240, 50, 230), (210, 245, 60), (250, 190, 212), (0, 128, 128)]
@@ -145,7 +146,7 @@ def frame_times(ex: Example, n: int = 6) -> np.ndarray:
         return ts[np.unique(np.linspace(0, len(ts) - 1, min(MAX_FRAMES, len(ts))).round().astype(int))]
     assert ex.video is not None
     start = ex.video.clip_start or 0.0
-    end = ex.video.clip_end if ex.video.clip_end is not None else ex.video.probe().duration
+    end = ex.video.clip_end if ex.video.clip_end is not None else probe_video(ex.video.path).duration
     span = max(end - start, 1e-3)
     return (np.arange(n) + 0.5) * span / n
 

@@ -32,6 +32,7 @@ from molmo2_data.example import (
     Track,
     VideoPointing,
 )
+from molmo2_data.media.video import probe_video
 from molmo2_data.text import parse
 
 
@@ -137,7 +138,7 @@ def _score_pointing(ann: Pointing, text: str, ex: Example, masks: np.ndarray | N
 
 
 def _video_size(ex: Example) -> tuple[int, int]:
-    info = ex.video.probe() if ex.video is not None else None
+    info = probe_video(ex.video.path) if ex.video is not None else None
     return (info.width, info.height) if info else (1000, 1000)
 
 
