@@ -413,9 +413,12 @@ def test_missing_media_reported_with_reasons_and_shards_disjoint(server: Server,
     root = tmp_path / "r"
     write_table(table, paths.table_path("pixmo-ask-model-anything", "default", "train", root))
     base = ["--root", str(root), "--datasets", "pixmo-ask-model-anything", "--skip-tables", "--quiet", "--json"]
-    assert run_cli(base + ["--shard", "0/2"]) == 0
+    # a shard with a 404 finished with failures: exit status 3 (issue #12; was 0)
+    in_shard = [{u for u in urls if int(paths.url_key(u)[:8], 16) % 2 == k} for k in (0, 1)]
+    expect = [3 if any("/404/" in u for u in in_shard[k]) else 0 for k in (0, 1)]
+    assert run_cli(base + ["--shard", "0/2"]) == expect[0]
     capsys.readouterr()
-    assert run_cli(base + ["--shard", "1/2"]) == 0
+    assert run_cli(base + ["--shard", "1/2"]) == expect[1]
     capsys.readouterr()
     shard_files = sorted(p.name for p in (root / "manifests").glob("*.jsonl"))
     assert shard_files == ["pixmo-ask-model-anything.0-of-2.jsonl", "pixmo-ask-model-anything.1-of-2.jsonl"]
@@ -459,7 +462,8 @@ def test_videos_from_mapping_file_and_manual_list(server: Server, small_sample: 
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     dst = tmp_path / "root"
-    assert run_cli(["--root", str(dst), "--datasets", "molmo2-videocapqa", "--quiet", "--json"]) == 0
+    # a 404 and an HTML page among the mapped videos: finished with failures, exit 3 (issue #12; was 0)
+    assert run_cli(["--root", str(dst), "--datasets", "molmo2-videocapqa", "--quiet", "--json"]) == 3
     rep = json.loads(capsys.readouterr().out)[0]
     assert (rep["needed"], rep["ok"], rep["missing"]) == (len(ids), len(ids) - 3, 3)
     assert rep["failed"] == {"http 404": 1, "not a video": 1}

@@ -4,13 +4,25 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from pathlib import Path
 
+from molmo2_data.cli.argtypes import positive_float, positive_int
 from molmo2_data.errors import ConfigError
 
 STAGE_CHOICES = ("pretraining", "sft", "long-context", "all")
+EXIT_PARTIAL = 3  # the run finished, but some files or tables failed (0 with --allow-partial)
+EXIT_STATUS = """\
+Exit status:
+  0  every file the selected datasets need and could get is verified on disk (videos to fetch by hand
+     are listed, not failures)
+  1  an error stopped a dataset (e.g. no access to its Hub repo, a worker process died)
+  2  bad arguments
+  3  finished with failures: some URLs failed (permanently or for now) or a table is missing on the Hub;
+     the summary lists every reason with its count and the manifest holding the URLs
+     (--allow-partial: 0 instead)"""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -25,7 +37,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         epilog="Examples:\n  molmo2-data download --stage pretraining\n"
                "  molmo2-data download --stage all --include-eval --workers 128\n"
                "  molmo2-data download --datasets pixmo-cap --shard 0/4     # machine 1 of 4\n"
-               "  molmo2-data download --check --stage sft",
+               "  molmo2-data download --check --stage sft\n\n" + EXIT_STATUS,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--stage", choices=STAGE_CHOICES, default="all", help="training stage (default: all)")
@@ -38,31 +50,74 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     mode.add_argument("--check", action="store_true", help="report rows, media ok / missing / failed (with "
                       "reasons) and bytes on disk, without downloading")
     mode.add_argument("--dry-run", action="store_true", help="say what would be downloaded, from local state")
-    p.add_argument("--workers", type=int, default=64, help="requests in flight over all hosts (default 64)")
-    p.add_argument("--per-host", type=int, default=8, help="requests in flight per host (default 8)")
-    p.add_argument("--procs", type=int, default=min(4, os.cpu_count() or 1),
+    p.add_argument("--workers", type=positive_int, default=64, help="requests in flight over all hosts (default 64)")
+    p.add_argument("--per-host", type=positive_int, default=8, help="requests in flight per host (default 8)")
+    p.add_argument("--procs", type=positive_int, default=min(4, os.cpu_count() or 1),
                    help="processes sharing the work (each one event loop; default min(4, CPUs)); "
                         "helps when the CPU rather than the network is the limit")
     p.add_argument("--retry-failed", action="store_true", help="retry URLs that failed permanently before")
-    p.add_argument("--shard", default=None, metavar="I/N", help="fetch only shard I of N of each dataset's "
+    p.add_argument("--shard", type=shard_arg, default=None, metavar="I/N", help="fetch only shard I of N of each dataset's "
                    "media (disjoint, deterministic; manifests merge)")
-    p.add_argument("--url-map", action="append", default=[], metavar="PREFIX=REPLACEMENT",
+    p.add_argument("--url-map", type=url_map_rule, action="append", default=[], metavar="PREFIX=REPLACEMENT",
                    help="fetch URLs starting with PREFIX from REPLACEMENT instead (mirrors; repeatable; also "
                         "$MOLMO2_URL_MAP). Files keep the cache key of the original URL.")
     p.add_argument("--skip-tables", action="store_true", help="use the local tables, do not contact the Hub")
     p.add_argument("--tables-only", action="store_true", help="download tables, no media")
     p.add_argument("--refresh-tables", action="store_true", help="rewrite local tables even if up to date")
     p.add_argument("--revision", default=None, help="Hub revision (branch, tag or commit) of every dataset")
-    p.add_argument("--timeout", type=float, default=30.0, help="seconds of silence before a read times out")
-    p.add_argument("--connect-timeout", type=float, default=10.0, help="connect timeout in seconds")
-    p.add_argument("--attempts", type=int, default=4, help="tries per URL per run (default 4)")
-    p.add_argument("--backoff", type=float, default=1.0, help="first retry delay in seconds, doubled per try")
-    p.add_argument("--max-mb", type=float, default=64.0, help="largest file accepted, in MB (default 64)")
-    p.add_argument("--max-pixels", type=int, default=None, help="largest image accepted, in pixels "
+    p.add_argument("--timeout", type=positive_float, default=30.0,
+                   help="seconds of silence before a read times out (default 30)")
+    p.add_argument("--connect-timeout", type=positive_float, default=10.0, help="connect timeout in seconds")
+    p.add_argument("--file-deadline", type=positive_float, default=600.0, metavar="SECONDS",
+                   help="longest time one file may take, all its attempts and waits together; a server "
+                        "trickling bytes cannot hold a URL longer (default 600; raise it for large videos)")
+    p.add_argument("--max-retry-after", type=nonnegative_float, default=600.0, metavar="SECONDS",
+                   help="longest Retry-After pause honoured; a host asking for more (or pausing longer since "
+                        "its last success) is given up for this run, its URLs recorded to retry next run "
+                        "(default 600)")
+    p.add_argument("--attempts", type=positive_int, default=4, help="tries per URL per run (default 4)")
+    p.add_argument("--backoff", type=positive_float, default=1.0, help="first retry delay in seconds, doubled per try")
+    p.add_argument("--max-mb", type=positive_float, default=64.0, help="largest file accepted, in MB (default 64)")
+    p.add_argument("--max-pixels", type=positive_int, default=None, help="largest image accepted, in pixels "
                    "(decompression-bomb guard; default 16384*16384)")
+    p.add_argument("--allow-partial", action="store_true",
+                   help="exit 0 when the run finished with failures (default: exit status 3)")
     p.add_argument("--json", action="store_true", help="print the final report as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bars; log lines only")
     p.set_defaults(run=run)
+
+
+def nonnegative_float(text: str) -> float:
+    """A finite number >= 0 (0 = never wait)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
+    return value
+
+
+def shard_arg(text: str) -> tuple[int, int]:
+    """``I/N`` with 0 <= I < N, as an argparse type (a bad value exits 2 with one line)."""
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be I/N (e.g. 0/4), got {text!r}") from None
+    if n < 1 or not 0 <= i < n:
+        raise argparse.ArgumentTypeError(f"need 0 <= I < N, got {text!r}")
+    return i, n
+
+
+def url_map_rule(text: str) -> str:
+    """``PREFIX=REPLACEMENT`` with a non-empty prefix."""
+    from molmo2_data.download.urlmap import UrlMap
+
+    try:
+        UrlMap([text])
+    except ConfigError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:
@@ -84,12 +139,14 @@ def build_options(args: argparse.Namespace):
     from molmo2_data.download.urlmap import UrlMap
     from molmo2_data.download.verify import DEFAULT_MAX_PIXELS
 
-    fetch = FetchOptions(workers=max(1, args.workers), per_host=max(1, args.per_host), procs=max(1, args.procs), read_timeout=args.timeout,
-                         connect_timeout=args.connect_timeout, attempts=max(1, args.attempts),
-                         backoff_base=args.backoff, max_bytes=int(args.max_mb * 2**20),
+    fetch = FetchOptions(workers=args.workers, per_host=args.per_host, procs=args.procs, read_timeout=args.timeout,
+                         connect_timeout=args.connect_timeout, attempts=args.attempts,
+                         file_deadline=args.file_deadline, max_retry_after=args.max_retry_after,
+                         backoff_base=args.backoff, max_bytes=max(1, int(args.max_mb * 2**20)),
                          max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS, retry_failed=args.retry_failed,
                          url_map=UrlMap.from_env_and_args(args.url_map))
-    return DownloadOptions(root=paths.data_root(args.root), fetch=fetch, shard=parse_shard(args.shard),
+    shard = parse_shard(args.shard) if isinstance(args.shard, str) else args.shard
+    return DownloadOptions(root=paths.data_root(args.root), fetch=fetch, shard=shard,
                            tables=not args.skip_tables, media=not args.tables_only,
                            refresh_tables=args.refresh_tables, revision=args.revision, dry_run=args.dry_run,
                            quiet=args.quiet)
@@ -106,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
         return _list(targets, opts.root, console)
     if args.check:
         return _check(targets, opts, console, args.json)
-    from molmo2_data.download.runner import download
+    from molmo2_data.download.runner import download, has_failures
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr if args.json else sys.stdout, flush=True)
@@ -119,8 +176,15 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([_report_json(r) for r in reports], indent=1))
     else:
-        _print_reports(reports, console, f"download summary ({opts.root})")
-    return 1 if any(o.error for o in outcomes) else 0
+        _print_reports(reports, console, f"download summary ({opts.root})", opts.root)
+    if any(o.error for o in outcomes):
+        return 1
+    if has_failures(outcomes) and not args.allow_partial:
+        print(f"finished with failures (exit status {EXIT_PARTIAL}; --allow-partial accepts a partial result); "
+              "run again to retry what failed for now, add --retry-failed to retry permanent failures too",
+              file=sys.stderr)
+        return EXIT_PARTIAL
+    return 0
 
 
 def _console():
@@ -157,29 +221,44 @@ def _check(targets, opts, console, as_json: bool) -> int:
     if as_json:
         print(json.dumps([_report_json(r) for r in reports], indent=1))
     else:
-        _print_reports(reports, console, f"local data ({opts.root})")
+        _print_reports(reports, console, f"local data ({opts.root})", opts.root)
     return 0
 
 
+def _count(counter) -> str:
+    return f"{sum(counter.values()):,}" if counter else "-"
+
+
 def _reasons(counter) -> str:
-    return "; ".join(f"{reason} {n:,}" for reason, n in counter.most_common(3)) + (" ..." if len(counter) > 3 else "")
+    """Every reason with its count, most frequent first."""
+    return ", ".join(f"{reason} × {n:,}" for reason, n in counter.most_common())
 
 
-def _print_reports(reports, console, title: str) -> None:
+def _print_reports(reports, console, title: str, root: Path | None = None) -> None:
     from rich.table import Table
+
+    from molmo2_data.download.manifest import manifest_files
 
     table = Table(title=title)
     for col in ("dataset", "rows", "media", "ok", "needed", "avail.", "failed (permanent)", "to retry", "MB",
                 "status"):
-        table.add_column(col, justify="right" if col in ("rows", "ok", "needed", "avail.", "MB") else "left")
+        table.add_column(col, justify="left" if col in ("dataset", "media", "status") else "right")
     for r in reports:
         pct = f"{100.0 * r.ok / r.needed:.1f}%" if r.needed else "-"
         table.add_row(r.name, f"{r.rows:,}", r.media, f"{r.ok:,}" if r.needed else "-",
-                      f"{r.needed:,}" if r.needed else "-", pct, _reasons(r.failed) or "-",
-                      _reasons(r.transient) or "-", f"{r.bytes / 1e6:,.1f}", r.status)
+                      f"{r.needed:,}" if r.needed else "-", pct, _count(r.failed), _count(r.transient),
+                      f"{r.bytes / 1e6:,.1f}", r.status)
     console.print(table)
     for r in reports:
         console.print(r.availability(), highlight=False)
+        if r.failed:
+            console.print(f"  failed (permanent; retried only with --retry-failed): {_reasons(r.failed)}",
+                          highlight=False)
+        if r.transient:
+            console.print(f"  to retry (next run): {_reasons(r.transient)}", highlight=False)
+        if (r.failed or r.transient) and root is not None:
+            for m in manifest_files(root, r.name):
+                console.print(f"  URLs and reasons: {m}", highlight=False)
         for note, n in r.notes.items():
             console.print(f"  {n:,} × {note}", highlight=False)
         if r.missing_list is not None:

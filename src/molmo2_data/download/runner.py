@@ -13,6 +13,7 @@ from molmo2_data.download.fetch import FetchOptions, FetchStats, fetch_media
 from molmo2_data.download.hub import TableResult, fetch_tables, hub_settings
 from molmo2_data.download.manifest import FAILED, load_records, manifest_path
 from molmo2_data.download.plan import MAPPING_FILE, Report, Target, check, media_items, video_items
+from molmo2_data.download.waiting import WaitStatus
 from molmo2_data.errors import Molmo2DataError
 
 Log = Callable[[str], None]
@@ -63,6 +64,18 @@ def download(targets: list[Target], opts: DownloadOptions, log: Log = print) -> 
     return outcomes
 
 
+def has_failures(outcomes: list[DatasetOutcome]) -> bool:
+    """True when a dataset of the run ended incomplete through failures: URLs that failed (now or in
+    an earlier run, permanent or transient) or a table not found on the Hub. Videos to be fetched by
+    hand are not failures (nothing was tried); they are listed in the report."""
+    for o in outcomes:
+        if any(t.status == "missing" for t in o.tables):
+            return True
+        if o.report is not None and (o.report.failed or o.report.transient):
+            return True
+    return False
+
+
 def build_indexes(t: Target, root: Path | str | None, log: Log) -> None:
     """Build (and cache) the reader's index of every split now, so the first training run opens the
     dataset in well under a second and sees only rows whose media exist."""
@@ -105,10 +118,10 @@ def fetch_mapped_videos(t: Target, hf_path: str, opts: DownloadOptions, log: Log
         items = [i for i in items if int(paths.url_key(i.record_key)[:8], 16) % opts.shard[1] == opts.shard[0]]
     if not items:
         return None
-    bar = _Bar(f"{t.name} videos", opts.quiet)
+    bar = _Bar(f"{t.name} videos", opts.quiet, log, opts.fetch.status_interval)
     stats = fetch_media(items, paths.video_dir("youtube", opts.root), manifest_path(opts.root, t.name, opts.shard),
                         opts.fetch, previous=load_records(opts.root, t.name), progress=bar.update,
-                        on_start=bar.start)
+                        on_start=bar.start, on_status=bar.status)
     bar.close()
     log(f"{t.name}: {stats.downloaded:,} videos downloaded from {MAPPING_FILE} URLs "
         f"({stats.bytes / 1e9:,.2f} GB), {sum(stats.failed.values()):,} failed, "
@@ -137,9 +150,9 @@ def fetch_urls(t: Target, opts: DownloadOptions, log: Log) -> FetchStats:
     for note, n in notes.items():
         log(f"{t.name}: {n:,} × {note}")
     records = load_records(opts.root, t.name)
-    bar = _Bar(t.name, opts.quiet)
+    bar = _Bar(t.name, opts.quiet, log, opts.fetch.status_interval)
     stats = fetch_media(items, paths.image_dir(opts.root), manifest_path(opts.root, t.name, opts.shard),
-                        opts.fetch, previous=records, progress=bar.update, on_start=bar.start)
+                        opts.fetch, previous=records, progress=bar.update, on_start=bar.start, on_status=bar.status)
     bar.close()
     if not opts.quiet or stats.failed or stats.transient:
         log(f"{t.name}: {stats.downloaded:,} downloaded ({stats.bytes / 1e6:,.1f} MB, {stats.seconds:.1f} s), "
@@ -171,15 +184,19 @@ def _present(root: Path) -> set[str]:
 
 
 class _Bar:
-    """Per-dataset progress: files, bytes, rate, failures (tqdm); silent with ``quiet``."""
+    """Per-dataset progress: files, bytes, rate, failures (tqdm), and what the run is waiting on (the
+    slowest requests, paused hosts) in the bar's postfix — or, with ``quiet``, as a log line."""
 
-    def __init__(self, name: str, quiet: bool):
-        self.name, self.quiet = name, quiet
+    def __init__(self, name: str, quiet: bool, log: Log = print, interval: float = 10.0):
+        self.name, self.quiet, self.log = name, quiet, log
+        self.interval = interval  # a request this old, or a paused host, is worth naming
         self.bar = None
         self.bytes = 0
         self.failures = 0
+        self.waiting = ""
         self.t0 = time.perf_counter()
         self._last = 0.0
+        self._last_log = -1e9
 
     def start(self, todo: int, done: int) -> None:
         if self.quiet or todo == 0:
@@ -198,9 +215,23 @@ class _Bar:
         now = time.perf_counter()
         if now - self._last > 0.5:
             self._last = now
-            rate = self.bytes / max(now - self.t0, 1e-6) / 1e6
-            self.bar.set_postfix_str(f"{self.bytes / 1e6:,.0f} MB, {rate:,.1f} MB/s, {self.failures:,} failed",
-                                     refresh=False)
+            self._postfix(now)
+
+    def status(self, st: WaitStatus) -> None:
+        """What is waited on (from the fetcher, every ``interval`` seconds)."""
+        self.waiting = st.describe(self.interval)
+        if self.bar is not None:
+            self._postfix(time.perf_counter())
+            self.bar.refresh()
+        elif self.quiet and self.waiting and time.perf_counter() - self._last_log >= 0.9 * self.interval:
+            self._last_log = time.perf_counter()  # several worker processes report: one line per interval
+            self.log(f"{self.name}: waiting: {self.waiting}")
+
+    def _postfix(self, now: float) -> None:
+        assert self.bar is not None
+        rate = self.bytes / max(now - self.t0, 1e-6) / 1e6
+        text = f"{self.bytes / 1e6:,.0f} MB, {rate:,.1f} MB/s, {self.failures:,} failed"
+        self.bar.set_postfix_str(text + (f"; waiting: {self.waiting}" if self.waiting else ""), refresh=False)
 
     def close(self) -> None:
         if self.bar is not None:
