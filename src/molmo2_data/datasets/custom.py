@@ -14,13 +14,19 @@ dataset folder or parquet file, or a Hub id), a task, and which source column ho
 Fields: image (path, list of paths, or an HF image struct), video, question, answer, caption,
 messages (list of {role, content}), label, points ([[x, y], ...] or [{x, y}, ...]), count, id,
 clip_start, clip_end, style. Configs are registered with :func:`register_custom_dataset`, and every
-``*.yaml`` / ``*.json`` config in ``$MOLMO_DATA_DIR/custom/`` is registered on first use.
+``*.yaml`` / ``*.json`` config in ``$MOLMO_DATA_DIR/custom/`` is registered on first use (a broken one
+is reported, see :func:`broken_configs`, and the others still load). A config may not take the name of
+a built-in dataset unless it says ``override: true``.
+
+Bad rows never reach the text: each annotation validates its values (AnnotationError, dropped and
+counted in ``Metadata.dropped``); a row with none left raises EmptyExampleError (a counted skip).
 """
 
 from __future__ import annotations
 
-import json
+import math
 import os
+import warnings
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -31,15 +37,19 @@ import numpy as np
 import pyarrow as pa
 
 from molmo2_data.config_file import read_config_file
-from molmo2_data.datasets.base import Dataset, _unknown
-from molmo2_data.datasets.registry import register_dataset
-from molmo2_data.errors import ConfigError, DatasetNotAvailableError, UnknownSplitError
+from molmo2_data.datasets import registry
+from molmo2_data.datasets.base import AnnotationSet, Dataset, _unknown
+from molmo2_data.datasets.custom_source import load_source
+from molmo2_data.errors import (
+    ConfigError,
+    Molmo2DataError,
+    SchemaError,
+)
 from molmo2_data.example import (
     Caption,
     Count,
     Example,
     ImageRef,
-    Message,
     Messages,
     Metadata,
     Pointing,
@@ -67,24 +77,52 @@ class CustomDatasetConfig:
     point_scale: str | float = "pixels"
     group_by: str | None = None
     style: str | None = None
+    override: bool = False  # True: this config may replace a built-in dataset of the same name
     base_dir: str | None = None  # where relative paths in the config are resolved (the config's folder)
+    origin: str | None = None  # the config file, for error messages
 
     def __post_init__(self) -> None:
-        if self.task not in TASKS:
-            raise ConfigError(_unknown(f"custom dataset {self.name!r}: unknown task", self.task, list(TASKS)))
-        for f in self.columns:
+        where = f"custom dataset {self.name!r}" + (f" ({self.origin})" if self.origin else "")
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ConfigError(f"{where}: 'name' must be a non-empty string")
+        if not isinstance(self.source, str | Mapping) or not self.source:
+            raise ConfigError(f"{where}: 'source' must be a path, a Hub id or a {{split: file}} mapping")
+        if not isinstance(self.task, str) or self.task not in TASKS:
+            raise ConfigError(_unknown(f"{where}: unknown task", str(self.task), list(TASKS)))
+        if not isinstance(self.columns, Mapping):
+            raise ConfigError(f"{where}: 'columns' must be a mapping of field -> column")
+        for f, col in self.columns.items():
             if f not in FIELDS:
-                raise ConfigError(_unknown(f"custom dataset {self.name!r}: unknown field", f, list(FIELDS)))
-        if not isinstance(self.point_scale, int | float) and self.point_scale not in ("pixels", "percent", "unit"):
-            raise ConfigError(f"custom dataset {self.name!r}: point_scale must be pixels, percent, unit or a number")
+                raise ConfigError(_unknown(f"{where}: unknown field", str(f), list(FIELDS)))
+            if not isinstance(col, str) or not col:
+                raise ConfigError(f"{where}: columns.{f} must be a column name, got {col!r}")
+        s = self.point_scale
+        if isinstance(s, bool) or not isinstance(s, int | float | str):
+            raise ConfigError(f"{where}: point_scale must be pixels, percent, unit or a positive number, got {s!r}")
+        if isinstance(s, str) and s not in ("pixels", "percent", "unit"):
+            raise ConfigError(f"{where}: point_scale must be pixels, percent, unit or a positive number, got {s!r}")
+        if isinstance(s, int | float) and not (math.isfinite(s) and s > 0):
+            raise ConfigError(f"{where}: point_scale must be a positive, finite number, got {s!r}")
+        if not isinstance(self.override, bool):
+            raise ConfigError(f"{where}: override must be true or false, got {self.override!r}")
+        for key in ("image_dir", "video_dir", "group_by", "style"):
+            v = getattr(self, key)
+            if v is not None and not isinstance(v, str):
+                raise ConfigError(f"{where}: {key} must be a string, got {v!r}")
+
+    @property
+    def where(self) -> str:
+        return f"custom dataset {self.name!r}" + (f" ({self.origin})" if self.origin else "")
 
     @classmethod
     def from_mapping(cls, m: Mapping[str, Any], base_dir: str | os.PathLike | None = None) -> CustomDatasetConfig:
+        origin = m.get("origin")
+        at = f" ({origin})" if origin else ""
         unknown = set(m) - {f for f in cls.__dataclass_fields__}
         if unknown:
-            raise ConfigError(f"custom dataset config: unknown keys {sorted(unknown)}")
+            raise ConfigError(f"custom dataset config{at}: unknown keys {sorted(map(str, unknown))}")
         if "name" not in m or "source" not in m:
-            raise ConfigError("custom dataset config needs 'name' and 'source'")
+            raise ConfigError(f"custom dataset config{at} needs 'name' and 'source'")
         kw = dict(m)
         kw.setdefault("base_dir", str(base_dir) if base_dir is not None else None)
         return cls(**kw)
@@ -94,8 +132,8 @@ class CustomDatasetConfig:
         path = Path(path)
         data = read_config_file(path)
         if not isinstance(data, Mapping):
-            raise ConfigError(f"{path}: a custom dataset config must be a mapping")
-        return cls.from_mapping(data, base_dir=path.parent)
+            raise ConfigError(f"{path}: a custom dataset config must be a mapping, got {type(data).__name__}")
+        return cls.from_mapping({**data, "origin": str(path)}, base_dir=path.parent)
 
     def resolve(self, p: str) -> Path:
         q = Path(p).expanduser()
@@ -103,55 +141,6 @@ class CustomDatasetConfig:
 
     def col(self, f: str) -> str:
         return self.columns.get(f, f)
-
-
-def _read_records(path: Path) -> pa.Table:
-    if path.suffix == ".jsonl":
-        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    elif path.suffix == ".json":
-        rows = json.loads(path.read_text())
-        if isinstance(rows, Mapping):
-            rows = rows.get("data", rows.get("annotations"))
-        if not isinstance(rows, list):
-            raise ConfigError(f"{path}: expected a JSON list of records (or {{'data': [...]}})")
-    elif path.suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        return pq.read_table(path, memory_map=True)
-    else:
-        raise ConfigError(f"{path}: unsupported annotation file (use .json, .jsonl or .parquet)")
-    return pa.Table.from_pylist(rows) if rows else pa.table({})
-
-
-def _load_source(cfg: CustomDatasetConfig, split: str) -> pa.Table:
-    if isinstance(cfg.source, Mapping):
-        if split not in cfg.source:
-            raise UnknownSplitError(_unknown(f"{cfg.name}: unknown split", split, list(cfg.source)))
-        return _read_records(cfg.resolve(cfg.source[split]))
-    src = cfg.resolve(cfg.source)
-    if src.is_file():
-        if split != "train":
-            raise UnknownSplitError(f"{cfg.name}: unknown split {split!r} (a single file is the 'train' split)")
-        return _read_records(src)
-    if src.is_dir():
-        for ext in (".jsonl", ".json", ".parquet"):
-            if (src / f"{split}{ext}").exists():
-                return _read_records(src / f"{split}{ext}")
-        if (src / "dataset_dict.json").exists() or (src / "dataset_info.json").exists():
-            from datasets import load_from_disk
-
-            ds = load_from_disk(str(src))
-            if hasattr(ds, "keys"):
-                if split not in ds:
-                    raise UnknownSplitError(_unknown(f"{cfg.name}: unknown split", split, list(ds.keys())))
-                ds = ds[split]
-            return ds.data.table
-        raise DatasetNotAvailableError(f"{cfg.name}: no {split}.jsonl/.json/.parquet in {src}")
-    if str(cfg.source).count("/") == 1 and not str(cfg.source).startswith((".", "/", "~")):
-        from datasets import load_dataset  # a Hub id (honours HF_ENDPOINT, HF_TOKEN, offline mode)
-
-        return load_dataset(str(cfg.source), split=split).data.table
-    raise DatasetNotAvailableError(f"{cfg.name}: source {src} does not exist")
 
 
 class CustomDataset(Dataset):
@@ -162,15 +151,17 @@ class CustomDataset(Dataset):
         self.name = config.name
         self.split = split
         self.skipped: Counter[str] = Counter()
-        table = _load_source(config, split)
+        table = load_source(config, split)
         missing = [config.col(f) for f in REQUIRED[config.task] if config.col(f) not in table.column_names]
         if missing:
             raise ConfigError(f"{config.name}: source lacks column(s) {missing} needed by task {config.task!r} "
                               f"(has {table.column_names}); map them with `columns:`")
+        _check_media_columns(config, table.column_names)
         self.table = table
         if config.group_by:
             if config.group_by not in table.column_names:
-                raise ConfigError(f"{config.name}: group_by column {config.group_by!r} not in the source")
+                raise ConfigError(f"{config.where}: group_by column {config.group_by!r} not in the source "
+                                  f"(has {', '.join(table.column_names)})")
             order, offsets, _ = group_rows(table.column(config.group_by).cast(pa.string()))
         else:
             order, offsets = np.arange(table.num_rows), np.arange(table.num_rows + 1)
@@ -223,7 +214,8 @@ class CustomDataset(Dataset):
             elif isinstance(item, Mapping) and item.get("path"):
                 refs.append(ImageRef(path=str(self._image_path(item["path"]))))
             else:
-                raise ConfigError(f"{self.name}: cannot read image value of type {type(item).__name__}")
+                raise SchemaError(f"{self.name}: cannot read image value of type {type(item).__name__} "
+                                  f"(column {self.config.col('image')!r}); the row is skipped")
         return tuple(refs)
 
     def _scale(self, images: tuple[ImageRef, ...]) -> tuple[float, float]:
@@ -240,24 +232,24 @@ class CustomDataset(Dataset):
         return (float(w), float(h))
 
     def _annotation(self, row: Mapping[str, Any], images: tuple[ImageRef, ...]) -> Any:
+        """The row's annotation; invalid values (None, NaN, negative counts, empty text, wrong types)
+        raise AnnotationError from the annotation class itself."""
         c, task = self.config, self.config.task
         style = row.get(c.col("style")) or c.style or DEFAULT_STYLE[task]
         if task == "qa":
-            return Messages([Message("user", str(row[c.col("question")])),
-                             Message("assistant", str(row[c.col("answer")]))], style=style)
+            return Messages.qa(_text(row.get(c.col("question"))), _text(row.get(c.col("answer"))), style)
         if task == "caption":
-            return Caption(str(row[c.col("caption")]), style=style)
+            return Caption(_text(row.get(c.col("caption"))), style=style)
         if task == "messages":
-            msgs = row[c.col("messages")]
-            return Messages([Message(m["role"], m["content"]) for m in msgs], style=style)
-        label = str(row[c.col("label")])
+            return Messages.from_dicts(row.get(c.col("messages")), style=style)
+        label = _text(row.get(c.col("label")))
+        question = _optional_text(row.get(c.col("question")))
         if task == "counting" and row.get(c.col("points")) is None:
-            return Count(label=label, count=int(row[c.col("count")]), question=row.get(c.col("question")), style=style)
-        pts = row.get(c.col("points")) or []
-        arr = np.array([[p["x"], p["y"]] if isinstance(p, Mapping) else p for p in pts], dtype=np.float64)
+            return Count(label=label, count=row.get(c.col("count")), question=question, style=style)
+        arr = _points_array(row.get(c.col("points")))
         count = row.get(c.col("count"))
-        return Pointing(label=label, points=arr.reshape(-1, 2), scale=self._scale(images),
-                        count=int(count) if count is not None else len(arr), question=row.get(c.col("question")),
+        return Pointing(label=label, points=arr, scale=self._scale(images),
+                        count=count if count is not None else len(arr), question=question,
                         mode="point_count" if task == "counting" else "point", style=style)
 
     def get(self, item: int, rng: np.random.RandomState) -> Example:
@@ -269,46 +261,158 @@ class CustomDataset(Dataset):
         if isinstance(vid, str):
             video = VideoRef(path=str(self._video_path(vid)), clip_start=first.get(self.config.col("clip_start")),
                              clip_end=first.get(self.config.col("clip_end")))
-        anns = [self._annotation(self.rows_list[r], images) for r in rows]
+        anns = AnnotationSet()
+        for r in rows:
+            anns.add(self._annotation, self.rows_list[r], images)
         ids = {"id": first.get(self.config.col("id"))} if first.get(self.config.col("id")) is not None else {}
-        return Example(annotations=anns, images=images, video=video,
-                       metadata=Metadata(dataset=self.name, split=self.split, rows=tuple(int(r) for r in rows),
-                                         source_ids=ids))
+        return anns.example(Metadata(dataset=self.name, split=self.split, rows=tuple(int(r) for r in rows),
+                                     source_ids=ids), images=images, video=video)
+
+
+def _text(v: Any) -> Any:
+    """Numbers in a text field (an answer of 3) become their text; anything else is left to the
+    annotation's own check (None, NaN and non-text values are rejected there, never printed)."""
+    if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v):
+        return str(v)
+    return v
+
+
+def _optional_text(v: Any) -> Any:
+    """An optional text field: null or blank means absent (the template asks instead)."""
+    if v is None or (isinstance(v, str) and not v.strip()):
+        return None
+    return _text(v)
+
+
+def _points_array(pts: Any) -> Any:
+    """[[x, y], ...] or [{x, y}, ...] -> (N, 2) float array; anything else is handed to Pointing as is
+    (it rejects non-numbers with an AnnotationError)."""
+    if pts is None:
+        return np.zeros((0, 2))
+    if isinstance(pts, list | tuple):
+        out = []
+        for p in pts:
+            if isinstance(p, Mapping):
+                out.append([p.get("x"), p.get("y")])
+            else:
+                out.append(p)
+        try:
+            return np.array(out, dtype=np.float64).reshape(-1, 2) if out else np.zeros((0, 2))
+        except (TypeError, ValueError):
+            return out
+    return pts
+
+
+def _check_media_columns(config: CustomDatasetConfig, columns: list[str]) -> None:
+    """A media column that is mapped (or implied by image_dir / video_dir) but absent would silently
+    turn every example text-only: a ConfigError naming the config and the column instead."""
+    for fld, folder in (("image", "image_dir"), ("video", "video_dir")):
+        col = config.col(fld)
+        if col in columns:
+            continue
+        if fld in config.columns or getattr(config, folder):
+            why = f"columns.{fld}" if fld in config.columns else f"{folder} is set, so field {fld!r}"
+            raise ConfigError(f"{config.where}: {why} names column {col!r}, which the source does not have "
+                              f"(columns: {', '.join(columns)})")
+
+
+_CUSTOM_NAMES: set[str] = set()  # names registered by custom configs (they may replace each other)
 
 
 def register_custom_dataset(config: CustomDatasetConfig | Mapping[str, Any] | str | os.PathLike,
                             overwrite: bool = True) -> CustomDatasetConfig:
     """Register a custom dataset (a config object, a dict, or a YAML/JSON file) under its name, so
-    ``get_dataset(name)`` and mixtures can use it."""
+    ``get_dataset(name)`` and mixtures can use it. A name of a built-in dataset is refused unless the
+    config says ``override: true``; ``overwrite`` lets a custom config replace another custom one."""
     if isinstance(config, str | os.PathLike) and not isinstance(config, Mapping):
         cfg = CustomDatasetConfig.from_file(config)
     elif isinstance(config, Mapping):
         cfg = CustomDatasetConfig.from_mapping(config)
     else:
         cfg = config
+    builtin = registry.is_registered(cfg.name) and cfg.name not in _CUSTOM_NAMES
+    if builtin and not cfg.override:
+        raise ConfigError(f"{cfg.where}: {cfg.name!r} is the name of a built-in dataset; rename the custom "
+                          "dataset, or add `override: true` to the config to replace the built-in one")
+    if not overwrite and cfg.name in _CUSTOM_NAMES:
+        raise ConfigError(f"{cfg.where}: a custom dataset {cfg.name!r} is already registered")
 
     def factory(split: str = "train", **kw: Any) -> CustomDataset:
         kw.pop("root", None)  # paths come from the config, not the data root
         if kw:
-            raise TypeError(f"{cfg.name}: unexpected arguments {sorted(kw)}")
+            raise ConfigError(f"{cfg.name}: unexpected arguments {sorted(kw)}")
         return CustomDataset(cfg, split=split)
 
-    register_dataset(cfg.name, overwrite=overwrite)(factory)
+    registry.register_dataset(cfg.name, overwrite=True)(factory)
+    registry.clear_broken(cfg.name)
+    _CUSTOM_NAMES.add(cfg.name)
     return cfg
+
+
+@dataclass(frozen=True)
+class BrokenConfig:
+    """A config under ``custom/`` that could not be registered: its file, the name it would have had
+    (its ``name:``, else the file stem) and the problem (with the line for syntax errors)."""
+
+    path: str
+    name: str
+    problem: str
+
+
+_BROKEN_CONFIGS: dict[str, BrokenConfig] = {}  # by file path
+
+
+def broken_configs() -> list[BrokenConfig]:
+    """The broken custom configs found so far (``inspect`` reports them)."""
+    registry._ensure_builtin()
+    return sorted(_BROKEN_CONFIGS.values(), key=lambda b: b.path)
+
+
+def _config_name(p: Path) -> str:
+    """The ``name:`` a config file declares when it can be read, else its file stem."""
+    try:
+        data = read_config_file(p)
+        if isinstance(data, Mapping) and isinstance(data.get("name"), str) and data["name"].strip():
+            return data["name"]
+    except Molmo2DataError:
+        pass
+    return p.stem
 
 
 def register_configs_in(directory: str | os.PathLike) -> list[str]:
     """Register every ``*.yaml`` / ``*.yml`` / ``*.json`` custom dataset config in a folder. A broken
-    config is reported with a warning and skipped: it must not take the built-in datasets down."""
-    import warnings
-
+    config is reported with a warning (file, line, problem), remembered for ``inspect`` and for
+    ``get_dataset(its name)``, and skipped: the other configs and the built-in datasets still load."""
     names = []
     d = Path(directory)
     if d.is_dir():
         for p in sorted(d.iterdir()):
-            if p.suffix in (".yaml", ".yml", ".json"):
-                try:
-                    names.append(register_custom_dataset(p).name)
-                except (ConfigError, ValueError, OSError) as e:
-                    warnings.warn(f"skipping custom dataset config {p}: {e}", stacklevel=2)
+            if p.suffix not in (".yaml", ".yml", ".json"):
+                continue
+            try:
+                names.append(register_custom_dataset(p).name)
+                _BROKEN_CONFIGS.pop(str(p), None)
+            except (Molmo2DataError, ValueError, TypeError, OSError) as e:
+                problem = str(e) if str(p) in str(e) else f"{p}: {e}"
+                name = _config_name(p)
+                _BROKEN_CONFIGS[str(p)] = BrokenConfig(str(p), name, problem)
+                if not registry.is_registered(name):
+                    registry.mark_broken(name, ConfigError(f"custom dataset {name!r} is not available: {problem}"))
+                warnings.warn(f"skipping custom dataset config {p}: {e}", stacklevel=2)
     return names
+
+
+_FOLDERS_LOADED: set[str] = set()
+
+
+def _register_custom_folder() -> None:
+    """Lookup hook: register the configs under ``<data root>/custom`` once per data root."""
+    from molmo2_data.paths import data_root
+
+    custom = data_root() / "custom"
+    if str(custom) not in _FOLDERS_LOADED:
+        _FOLDERS_LOADED.add(str(custom))
+        register_configs_in(custom)
+
+
+registry.add_lookup_hook(_register_custom_folder)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from molmo2_data.datasets.base import Dataset, _unknown
-from molmo2_data.errors import UnknownDatasetError
+from molmo2_data.errors import ConfigError, UnknownDatasetError
 
 _REGISTRY: dict[str, Callable[..., Dataset]] = {}
 _ALIASES: dict[str, str] = {}
@@ -46,6 +46,9 @@ def canonical_name(name: str) -> str:
         for k in list(_REGISTRY) + list(_ALIASES):
             if k.lower() == norm:
                 return _ALIASES.get(k, k)
+        if name in _BROKEN:
+            err = _BROKEN[name]
+            raise type(err)(str(err)) from err
         raise UnknownDatasetError(_unknown("unknown dataset", name, list_datasets()))
     return key
 
@@ -75,18 +78,34 @@ def list_datasets() -> list[str]:
     return sorted(_REGISTRY)
 
 
-_CUSTOM_LOADED: set[str] = set()
+# Hooks run before every lookup (the custom-dataset folder registers itself here: ``datasets.custom``
+# imports this module, never the other way round, so the import graph has no cycle).
+_LOOKUP_HOOKS: list[Callable[[], None]] = []
+# Names whose config is broken: a lookup raises the config's own error instead of "unknown dataset".
+_BROKEN: dict[str, ConfigError] = {}
+
+
+def add_lookup_hook(hook: Callable[[], None]) -> None:
+    """Call ``hook()`` before each name lookup (it must be cheap when there is nothing new to do)."""
+    if hook not in _LOOKUP_HOOKS:
+        _LOOKUP_HOOKS.append(hook)
+
+
+def mark_broken(name: str, error: ConfigError) -> None:
+    """Remember that the config of ``name`` could not be loaded: ``get_dataset(name)`` re-raises ``error``."""
+    _BROKEN[name] = error
+
+
+def clear_broken(name: str) -> None:
+    _BROKEN.pop(name, None)
+
+
+def is_registered(name: str) -> bool:
+    return name in _REGISTRY or name in _ALIASES
 
 
 def _ensure_builtin() -> None:
-    """Register the built-in readers (by importing them) and the custom configs under
-    ``$MOLMO_DATA_DIR/custom`` (once per data root)."""
-    import molmo2_data.datasets  # noqa: F401
-    from molmo2_data.paths import data_root
-
-    custom = data_root() / "custom"
-    if str(custom) not in _CUSTOM_LOADED:
-        _CUSTOM_LOADED.add(str(custom))
-        from molmo2_data.datasets.custom import register_configs_in
-
-        register_configs_in(custom)
+    """The built-in readers registered themselves when ``molmo2_data.datasets`` (the package this module
+    lives in) was imported; run the lookup hooks (custom configs of the current data root)."""
+    for hook in list(_LOOKUP_HOOKS):
+        hook()
