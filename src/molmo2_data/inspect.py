@@ -1,5 +1,9 @@
 """What is on disk and what it looks like: availability of every dataset, and per dataset its schema,
-decoded samples and summary statistics. The CLI (``molmo2-data inspect``) only prints these."""
+decoded samples and summary statistics. The CLI (``molmo2-data inspect``) only prints these.
+
+Bad input never stops an inspection: a row that raises a typed error (invalid annotations, a null media
+reference), an annotation dropped as invalid, a media file that does not decode and a broken custom
+config are each counted and listed with its reason, and the rest is still shown."""
 
 from __future__ import annotations
 
@@ -13,7 +17,8 @@ import numpy as np
 from molmo2_data import paths
 from molmo2_data.datasets import dataset_class, get_dataset, list_datasets
 from molmo2_data.datasets.base import TableDataset
-from molmo2_data.errors import DatasetNotAvailableError, Molmo2DataError
+from molmo2_data.datasets.custom import broken_configs, load_custom_folder
+from molmo2_data.errors import DatasetNotAvailableError, MediaError, Molmo2DataError
 from molmo2_data.example import (
     Caption,
     Count,
@@ -39,6 +44,55 @@ class Availability:
     table_bytes: int = 0
     status: str = "ok"
     skipped: dict[str, int] = field(default_factory=dict)
+    examined: int = 0  # examples built to look for invalid rows (all, or an even sample of SCAN_LIMIT)
+    invalid: int = 0  # of those, rows that raise a typed error (the loader skips and counts them)
+    dropped: int = 0  # annotations left out of the examined examples as invalid
+    problems: dict[str, int] = field(default_factory=dict)  # reason -> count, for invalid rows and drops
+
+
+SCAN_LIMIT = 500  # examples ``inspect`` builds per dataset to count invalid rows (no media decoded)
+
+
+@dataclass
+class Scan:
+    """What building examples found: invalid rows by reason, dropped annotations by reason, bad files."""
+
+    examined: int = 0
+    invalid: Counter[str] = field(default_factory=Counter)
+    dropped: Counter[str] = field(default_factory=Counter)
+    bad_files: list[dict[str, Any]] = field(default_factory=list)
+    examples: list[str] = field(default_factory=list)  # the first few error messages, verbatim
+
+    def record(self, index: int, err: Molmo2DataError) -> None:
+        """Count one example that raised ``err`` (a MediaError also lists its file)."""
+        self.invalid[error_reason(err)] += 1
+        if isinstance(err, MediaError):
+            self.bad_files.append({"index": index, "path": err.path, "error": type(err).__name__,
+                                   "reason": str(err)})
+        if len(self.examples) < 5:
+            self.examples.append(f"example {index}: {type(err).__name__}: {err}")
+
+
+def error_reason(err: Exception) -> str:
+    """A short, countable reason for an error: its type, and the annotation reasons of an empty example."""
+    reason = getattr(err, "reason", None)
+    return f"{type(err).__name__}: {reason}" if reason else type(err).__name__
+
+
+def scan(ds: Any, limit: int = SCAN_LIMIT) -> Scan:
+    """Build (at most ``limit``, evenly spread) examples without decoding media; count what is invalid."""
+    n = len(ds)
+    idx = np.arange(n) if n <= limit else np.unique(np.linspace(0, n - 1, limit).round().astype(np.int64))
+    out = Scan()
+    for i in idx:
+        out.examined += 1
+        try:
+            ex = ds.example(int(i), np.random.RandomState(int(i)))
+        except Molmo2DataError as e:
+            out.record(int(i), e)
+            continue
+        out.dropped.update(ex.metadata.dropped)
+    return out
 
 
 def default_split(name: str) -> str:
@@ -58,14 +112,18 @@ def dir_bytes(path: os.PathLike | str) -> int:
     return total
 
 
-def availability(name: str, root: str | os.PathLike | None = None, split: str | None = None) -> Availability:
+def availability(name: str, root: str | os.PathLike | None = None, split: str | None = None,
+                 scan_limit: int = SCAN_LIMIT) -> Availability:
+    """Local rows, examples and skips of one dataset; ``scan_limit`` > 0 also builds up to that many
+    examples to count invalid rows and dropped annotations."""
+    load_custom_folder(root)
     split = split or default_split(name)
     out = Availability(name=name, split=split,
                        table_bytes=dir_bytes(paths.data_root(root) / "tables" / name))
     try:
         ds = get_dataset(name, split=split, root=root)
-    except DatasetNotAvailableError:
-        out.status = "not downloaded"
+    except DatasetNotAvailableError as e:
+        out.status = f"error: {e}" if out.table_bytes else "not downloaded"  # present but unreadable: say so
         return out
     except Molmo2DataError as e:
         out.status = f"error: {e}"
@@ -73,14 +131,28 @@ def availability(name: str, root: str | os.PathLike | None = None, split: str | 
     out.examples = len(ds)
     if isinstance(ds, TableDataset):
         out.rows = ds.data.num_rows
-        out.skipped = dict(ds.skipped)
-        out.media_missing = sum(v for k, v in ds.skipped.items() if "missing" in k)
-        out.other_skips = sum(v for k, v in ds.skipped.items() if "missing" not in k)
+    skipped = dict(getattr(ds, "skipped", {}) or {})
+    out.skipped = skipped
+    out.media_missing = sum(v for k, v in skipped.items() if "missing" in k)
+    out.other_skips = sum(v for k, v in skipped.items() if "missing" not in k)
+    if scan_limit:
+        found = scan(ds, scan_limit)
+        out.examined, out.invalid, out.dropped = found.examined, sum(found.invalid.values()), sum(found.dropped.values())
+        out.problems = {**{f"invalid row: {k}": v for k, v in sorted(found.invalid.items())},
+                        **{f"dropped annotation: {k}": v for k, v in sorted(found.dropped.items())}}
     return out
 
 
-def availability_all(root: str | os.PathLike | None = None) -> list[Availability]:
-    return [availability(n, root) for n in list_datasets()]
+def availability_all(root: str | os.PathLike | None = None, scan_limit: int = SCAN_LIMIT) -> list[Availability]:
+    load_custom_folder(root)
+    return [availability(n, root, scan_limit=scan_limit) for n in list_datasets()]
+
+
+def broken_custom_configs(root: str | os.PathLike | None = None) -> list[dict[str, str]]:
+    """Custom configs under the data root that could not be registered (file, name, problem)."""
+    load_custom_folder(root)
+    folder = str(paths.data_root(root) / "custom")
+    return [b.__dict__ for b in broken_configs() if b.path.startswith(folder)]
 
 
 def media_description(ex: Example) -> dict[str, Any]:
@@ -95,15 +167,30 @@ def media_description(ex: Example) -> dict[str, Any]:
     return {"media": "none (text only)"}
 
 
+MAX_EXTRA_TRIES = 50  # examples tried beyond n when some are bad, before giving up on n good samples
+
+
 def sample_examples(name: str, split: str | None = None, n: int = 3, root: str | os.PathLike | None = None,
-                    seed: int = 0) -> list[dict[str, Any]]:
+                    seed: int = 0, problems: Scan | None = None) -> list[dict[str, Any]]:
+    """Up to ``n`` decoded samples. A sample whose row is invalid or whose media does not decode is
+    recorded in ``problems`` (when given) and the next example is tried instead."""
     ds = get_dataset(name, split=split or default_split(name), root=root)
     out = []
-    for i in range(min(n, len(ds))):
-        ex = ds.example(i, np.random.RandomState(seed + i))
-        out.append({"index": i, "media": media_description(ex),
-                    "annotations": [annotation_summary(a) for a in ex.annotations],
-                    "metadata": {"rows": list(ex.metadata.rows)[:8], **ex.metadata.source_ids}})
+    problems = problems if problems is not None else Scan()
+    for i in range(min(len(ds), n + MAX_EXTRA_TRIES)):
+        if len(out) >= n:
+            break
+        problems.examined += 1
+        try:
+            ex = ds.example(i, np.random.RandomState(seed + i))
+            media = media_description(ex)
+        except Molmo2DataError as e:
+            problems.record(i, e)
+            continue
+        problems.dropped.update(ex.metadata.dropped)
+        out.append({"index": i, "media": media, "annotations": [annotation_summary(a) for a in ex.annotations],
+                    "metadata": {"rows": list(ex.metadata.rows)[:8], **ex.metadata.source_ids},
+                    **({"dropped": dict(ex.metadata.dropped)} if ex.metadata.dropped else {})})
     return out
 
 
@@ -118,8 +205,15 @@ def statistics(name: str, split: str | None = None, root: str | os.PathLike | No
     durations: dict[str, float] = {}
     kinds: Counter[str] = Counter()
     media: Counter[str] = Counter()
+    problems = Scan()
     for i in idx:
-        ex = ds.example(int(i), np.random.RandomState(int(i)))
+        problems.examined += 1
+        try:
+            ex = ds.example(int(i), np.random.RandomState(int(i)))
+        except Molmo2DataError as e:
+            problems.record(int(i), e)
+            continue
+        problems.dropped.update(ex.metadata.dropped)
         media[ex.media_kind] += 1
         values["annotations per example"].append(len(ex.annotations))
         if ex.images:
@@ -128,8 +222,10 @@ def statistics(name: str, split: str | None = None, root: str | os.PathLike | No
             if ex.video.path not in durations:  # probe each video once (container header only)
                 try:
                     durations[ex.video.path] = probe_video(ex.video.path).duration
-                except Molmo2DataError:
+                except MediaError as e:
                     durations[ex.video.path] = float("nan")
+                    problems.bad_files.append({"index": int(i), "path": e.path or ex.video.path,
+                                               "error": type(e).__name__, "reason": str(e)})
             if ex.video.clip_end is not None:
                 values["clip length (s)"].append(ex.video.clip_end - (ex.video.clip_start or 0.0))
         for a in ex.annotations:
@@ -153,7 +249,9 @@ def statistics(name: str, split: str | None = None, root: str | os.PathLike | No
     summary = {k: {"mean": float(np.mean(v)), "min": float(np.min(v)), "max": float(np.max(v)), "n": len(v)}
                for k, v in values.items() if v}
     return {"examples": n, "examined": len(idx), "media": dict(media), "annotation kinds": dict(kinds),
-            "values": summary}
+            "values": summary, "invalid examples": dict(problems.invalid),
+            "dropped annotations": dict(problems.dropped), "bad files": problems.bad_files,
+            "error examples": problems.examples}
 
 
 def schema(name: str, split: str | None = None, root: str | os.PathLike | None = None) -> str:

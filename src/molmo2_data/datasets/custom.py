@@ -405,14 +405,14 @@ def register_configs_in(directory: str | os.PathLike) -> list[str]:
 _FOLDERS_LOADED: set[str] = set()
 
 
-def _register_custom_folder() -> None:
-    """Lookup hook: register the configs under ``<data root>/custom`` once per data root."""
+def load_custom_folder(root: str | os.PathLike | None = None) -> None:
+    """Register the configs under ``<data root>/custom`` (default root: ``$MOLMO_DATA_DIR``), once per folder."""
     from molmo2_data.paths import data_root
 
-    custom = data_root() / "custom"
+    custom = data_root(root) / "custom"
     if str(custom) not in _FOLDERS_LOADED:
         _FOLDERS_LOADED.add(str(custom))
         register_configs_in(custom)
 
 
-registry.add_lookup_hook(_register_custom_folder)
+registry.add_lookup_hook(load_custom_folder)
