@@ -72,10 +72,17 @@ def _records_table(rows: list[Mapping[str, Any]], path: Path) -> pa.Table:
         keys.update(dict.fromkeys(r))
     columns = {}
     for k in keys:
+        values = [r.get(k) for r in rows]
         try:
-            columns[k] = pa.array([r.get(k) for r in rows])
+            columns[k] = pa.array(values)
         except (pa.ArrowException, TypeError, ValueError) as e:
-            raise ConfigError(f"{path}: column {k!r} mixes value types across records ({e})") from e
+            if all(v is None or isinstance(v, str | int | float | bool) for v in values):
+                # text mixed with numbers (answers "red" and 3): the numbers' JSON text, not a dead dataset
+                columns[k] = pa.array([v if v is None or isinstance(v, str) else json.dumps(v) for v in values],
+                                      type=pa.string())
+                continue
+            first = next(i for i, v in enumerate(values) if type(v) is not type(values[0]) and v is not None)
+            raise ConfigError(f"{path}: column {k!r} mixes value types across records (record {first}: {e})") from e
     return pa.table(columns) if columns else pa.table({})
 
 

@@ -29,11 +29,16 @@ def list_names(directory: str | os.PathLike) -> set[str]:
 
 
 def unique_with_inverse(values: pa.Array | pa.ChunkedArray) -> tuple[list, np.ndarray]:
-    """Distinct values (as Python objects) and, per row, the index of its value."""
+    """Distinct values (as Python objects) and, per row, the index of its value (None among the
+    values when some are null)."""
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
     enc = pc.dictionary_encode(values)
-    return enc.dictionary.to_pylist(), enc.indices.to_numpy(zero_copy_only=False)
+    distinct = enc.dictionary.to_pylist()
+    if enc.indices.null_count:  # null values: one more distinct value, None (callers treat it as absent)
+        inverse = pc.fill_null(enc.indices, len(distinct)).to_numpy(zero_copy_only=False).astype(np.int64)
+        return distinct + [None], inverse
+    return distinct, enc.indices.to_numpy(zero_copy_only=False)
 
 
 def url_images_present(urls: pa.Array | pa.ChunkedArray, root: str | os.PathLike | None = None) -> np.ndarray:
