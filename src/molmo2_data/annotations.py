@@ -279,6 +279,8 @@ class Pointing:
         pts = check_points(k, self.points)
         scales = np.broadcast_to(np.asarray(self.scale), pts.shape)
         if self.image_scales is not None:
+            if not isinstance(self.image_scales, list | tuple) or not self.image_scales:
+                invalid(k, "image_scales must be a non-empty list of scales")
             self.image_scales = tuple(check_scale(k, s) for s in self.image_scales)
         if self.image_index is not None:
             n_images = len(self.image_scales) if self.image_scales is not None else None
