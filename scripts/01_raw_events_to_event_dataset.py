@@ -8,7 +8,11 @@ from molmo2_data.cli.main import main as cli_main
 
 
 def main(argv: list[str]) -> int:
-    return cli_main(["owa", "events", *argv])
+    """Exit status as an int: 0 ok, 2 bad arguments or output directory (argparse's exit is caught)."""
+    try:
+        return cli_main(["owa", "events", *argv])
+    except SystemExit as e:  # argparse rejects a flag value: same status, returned
+        return e.code if isinstance(e.code, int) else 2
 
 
 if __name__ == "__main__":

@@ -737,7 +737,11 @@ def test_official_writer_recording(tmp_path: Path) -> None:
     rec = read_recording(tmp_path / "off.mcap")
     assert rec.profile == "owa" and rec.library.startswith("mcap-owa-support") and not rec.skipped
     assert [json.loads(e.msg)["vk"] for e in rec.events if e.topic == "keyboard"] == [65, 66, 67, 68, 69]
-    build_event_dataset(tmp_path, tmp_path / "ev", rates={})
+    recs = tmp_path / "recs"  # issue #12: an output inside the input folder is refused
+    recs.mkdir()
+    for name in ("off.mcap", "off.mkv"):
+        (tmp_path / name).rename(recs / name)
+    build_event_dataset(recs, tmp_path / "ev", rates={})
     build_binned_dataset(tmp_path / "ev", tmp_path / "bins")
     build_mllm_dataset(tmp_path / "bins", tmp_path / "mllm")
     item = VLMDatasetBuilder(str(tmp_path / "mllm"), image_format="numpy")[0]

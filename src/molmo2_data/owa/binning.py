@@ -19,14 +19,17 @@ messages of topics starting with ``keyboard`` or ``mouse``; other kept topics on
 from __future__ import annotations
 
 import json
+import math
 import os
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from molmo2_data.errors import ConfigError
-from molmo2_data.owa.events import load_manifest, load_splits, save_with_manifest
+from molmo2_data.owa.media_report import ScreenMediaCheck, add_counts
+from molmo2_data.owa.outputs import load_manifest, load_splits, prepare_output_dir, save_with_manifest
 
 DEFAULT_KEEP = ("screen", "keyboard", "mouse")
 
@@ -101,18 +104,42 @@ def bin_split(ds: Any, fps: float, keep_topics: Sequence[str]) -> tuple[Any, dic
     types_all = table["message_type"].to_pylist()
     msgs_all = table["msg"].to_pylist()
     times_all = table["timestamp_ns"].to_numpy()
+    media = ScreenMediaCheck()
     for a, b in zip(bounds[:-1], bounds[1:], strict=False):
         if a == b:
             continue
         file_rows = bin_file(files[a], topics_all[a:b], times_all[a:b], types_all[a:b], msgs_all[a:b], width)
         stats[files[a]] = {"events": b - a, "bins": len(file_rows),
                            "empty_bins": sum(1 for r in file_rows if r["num_actions"] == 0),
-                           "bins_without_state": sum(1 for r in file_rows if r["state"] is None)}
+                           "bins_without_state": sum(1 for r in file_rows if r["state"] is None),
+                           "media": _bins_media(file_rows, media)}
         rows.extend(file_rows)
     for f in sorted(all_files - set(stats)):
         stats[f] = {"events": 0, "bins": 0, "skipped": "no_events_of_kept_topics"}
     cols = {k: [r[k] for r in rows] for k in bin_features()}
     return Dataset.from_dict(cols, features=bin_features()), stats
+
+
+def _bins_media(file_rows: list[dict[str, Any]], media: ScreenMediaCheck) -> dict[str, Any]:
+    """How many bins of one file lack a usable screen, by reason (one payload parse per distinct state)."""
+    reasons: Counter[str] = Counter()
+    seen: dict[bytes | None, str | None] = {}
+    for r in file_rows:
+        state = r["state"]
+        if state not in seen:
+            seen[state] = media.reason(state, r["file_path"])
+        if seen[state]:
+            reasons[seen[state]] += 1
+    return {"bins": len(file_rows), "without_media": dict(sorted(reasons.items()))}
+
+
+def _split_media(stats: dict[str, Any]) -> dict[str, Any]:
+    rows, reasons = 0, Counter()
+    for st in stats.values():
+        m = st.get("media", {})
+        rows += m.get("bins", 0)
+        add_counts(reasons, m.get("without_media", {}))
+    return {"rows": rows, "without_media": dict(sorted(reasons.items()))}
 
 
 def _pa_strings(values: Sequence[str]):
@@ -122,20 +149,26 @@ def _pa_strings(values: Sequence[str]):
 
 
 def build_binned_dataset(input_dir: str | os.PathLike, output_dir: str | os.PathLike | None = None, *,
-                         fps: float = 10.0, keep_topics: Sequence[str] | None = None):
-    """Stage 2 over every split of a saved event dataset."""
+                         fps: float = 10.0, keep_topics: Sequence[str] | None = None, overwrite: bool = False):
+    """Stage 2 over every split of a saved event dataset (arguments and output checked first)."""
     from datasets import DatasetDict
 
-    if not fps > 0:
-        raise ConfigError(f"--fps must be > 0, got {fps}")
+    if isinstance(fps, bool) or not isinstance(fps, int | float) or not math.isfinite(fps) or not 0 < fps <= 1e9:
+        raise ConfigError(f"--fps must be a finite number in (0, 1e9], got {fps!r}")
+    if keep_topics is not None and (isinstance(keep_topics, str)
+                                    or not all(isinstance(t, str) and t.strip() for t in keep_topics)):
+        raise ConfigError(f"--keep-topic must be non-empty topic names, got {keep_topics!r}")
     keep = tuple(keep_topics) if keep_topics else DEFAULT_KEEP
     events = load_splits(input_dir)
+    if output_dir is not None:
+        prepare_output_dir(output_dir, [input_dir], overwrite)
     out, stats = {}, {}
     for split, ds in events.items():
         out[split], stats[split] = bin_split(ds, fps, keep)
     dd = DatasetDict(out)
     manifest = {"stage": "bins", "fps": fps, "bin_width_ns": int(1e9 / fps), "keep_topics": list(keep),
-                "files": stats, "events_manifest": load_manifest(input_dir)}
+                "files": stats, "events_manifest": load_manifest(input_dir),
+                "media_summary": {split: _split_media(st) for split, st in stats.items()}}
     dd.manifest = manifest  # type: ignore[attr-defined]
     if output_dir is not None:
         save_with_manifest(dd, output_dir, manifest)

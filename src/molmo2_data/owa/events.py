@@ -5,20 +5,25 @@ Columns (the seed's schema): ``file_path`` (absolute path of the ``.mcap``), ``t
 
 Differences from the original pipeline, on purpose (spec/OWA.md §6 "Known defects"):
 
-* the split is by file and deterministic: files are sorted, and with ``test_percent`` the test files are
-  those with the smallest ``sha1(seed:name)``; one input file goes to train (never an empty train);
+* the split is by file and deterministic, and made *after* reading: only recordings that gave rows are
+  assigned (an unreadable or empty file is reported, never counted as a train or test file); with
+  ``test_percent`` the test files are those with the smallest ``sha1(seed:name)``; one usable file goes
+  to train (never an empty train);
+* ``*.mcap`` is matched case-insensitively (``.MCAP`` files are read like the others);
 * rows are in (sorted file, log time) order whatever the number of workers;
 * every message is read, including the last one (inclusive end);
 * rate limiting (``--rate topic=Hz``, exact topic names) drops only *droppable* messages — mouse
   moves, screen frames, state snapshots, window info, raw mouse motion without buttons/wheel. Key
   presses/releases, clicks and scrolls are always kept (and count as a kept message for the limiter);
-* per-file reasons for every skipped message or file go into ``owa_manifest.json`` next to the data.
+* per-file reasons for every skipped message or file go into ``owa_manifest.json`` next to the data,
+  with readable reasons for damaged files (:mod:`.mcap_errors`) and how many screen rows point to no
+  usable media (:mod:`.media_report`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
+import math
 import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -28,10 +33,17 @@ from pathlib import Path
 from typing import Any
 
 from molmo2_data.errors import ConfigError, Molmo2DataError
-from molmo2_data.owa.reader import Event, RecordingError, read_recording
+from molmo2_data.owa.media_report import ScreenMediaCheck, add_counts
+from molmo2_data.owa.outputs import (  # noqa: F401 - re-exported (older imports)
+    MANIFEST,
+    load_manifest,
+    load_splits,
+    prepare_output_dir,
+    save_with_manifest,
+)
+from molmo2_data.owa.reader import Event, RecordingError, message_kind, read_recording
 
 DEFAULT_RATES: dict[str, float] = {"mouse": 60.0, "screen": 20.0}
-MANIFEST = "owa_manifest.json"
 
 
 def event_features():
@@ -60,10 +72,10 @@ def parse_rates(specs: Sequence[str] | Mapping[str, float] | None) -> dict[str, 
     for topic, hz in items:
         try:
             value = float(hz)
-        except ValueError:
+        except (TypeError, ValueError):
             raise ConfigError(f"--rate {topic}={hz}: Hz must be a number") from None
-        if value < 0:
-            raise ConfigError(f"--rate {topic}={hz}: Hz must be >= 0")
+        if not math.isfinite(value) or value < 0:
+            raise ConfigError(f"--rate {topic}={hz}: Hz must be a finite number >= 0 (0 = no limit)")
         rates[topic] = value
     return rates
 
@@ -108,15 +120,23 @@ def process_file(path: str, rates: Mapping[str, float]) -> FileResult:
     try:
         rec = read_recording(path)
     except (RecordingError, Molmo2DataError, OSError) as e:
-        res.stats = {"status": "failed", "error": str(e)[:300], "messages": 0, "kept": 0}
+        reason = getattr(e, "reason", "unreadable_file")
+        res.stats = {"status": "failed", "reason": reason, "error": str(e)[:300], "messages": 0, "kept": 0}
         return res
     limiter = RateLimiter(rates)
     dropped: Counter[str] = Counter()
     kept_by_topic: Counter[str] = Counter()
+    media = ScreenMediaCheck()
+    screen_rows, without_media = 0, Counter()
     for ev in rec.events:
         if limiter.keep(ev):
             res.rows.append(ev)
             kept_by_topic[ev.topic] += 1
+            if message_kind(ev.message_type) == "ScreenCaptured":
+                screen_rows += 1
+                why = media.reason(ev.msg, path)
+                if why:
+                    without_media[why] += 1
         else:
             dropped[ev.topic] += 1
     status = "ok"
@@ -125,20 +145,22 @@ def process_file(path: str, rates: Mapping[str, float]) -> FileResult:
     elif not rec.events:
         status = "empty"
     res.stats = {
-        "status": status, "error": rec.error, "library": rec.library, "messages": rec.total_messages,
-        "kept": len(res.rows), "kept_by_topic": dict(sorted(kept_by_topic.items())),
+        "status": status, "reason": rec.error_reason, "error": rec.error, "library": rec.library,
+        "messages": rec.total_messages, "kept": len(res.rows), "kept_by_topic": dict(sorted(kept_by_topic.items())),
         "rate_dropped": dict(sorted(dropped.items())), "skipped": dict(sorted(rec.skipped.items())),
         "notes": dict(sorted(rec.notes.items())),
+        "media": {"screen_rows": screen_rows, "without_media": dict(sorted(without_media.items()))},
     }
     return res
 
 
 def list_recordings(folder: str | os.PathLike) -> list[str]:
-    """``*.mcap`` directly inside ``folder`` (not recursive), sorted, as absolute paths."""
+    """``*.mcap`` directly inside ``folder`` (not recursive, extension case-insensitive: ``.MCAP`` is read
+    too), sorted, as absolute paths."""
     d = Path(folder)
     if not d.is_dir():
         raise ConfigError(f"not a directory: {folder}")
-    return sorted(str(p.resolve()) for p in d.glob("*.mcap") if p.is_file())
+    return sorted(str(p.resolve()) for p in d.iterdir() if p.suffix.lower() == ".mcap" and p.is_file())
 
 
 def split_files(train: list[str], test: list[str] | None = None, test_percent: float = 0.2,
@@ -177,70 +199,56 @@ def _rows_to_dataset(results: list[FileResult]):
 def build_event_dataset(train_dir: str | os.PathLike, output_dir: str | os.PathLike | None = None, *,
                         test_dir: str | os.PathLike | None = None, test_percent: float = 0.2,
                         rates: Sequence[str] | Mapping[str, float] | None = None, workers: int = 1,
-                        seed: int = 0):
-    """Build (and, with ``output_dir``, save) the stage-1 ``DatasetDict`` with splits train and test."""
+                        seed: int = 0, overwrite: bool = False):
+    """Build (and, with ``output_dir``, save) the stage-1 ``DatasetDict`` with splits train and test.
+
+    Every argument and the output directory are checked before any file is read (:mod:`.outputs`);
+    files are read first and only those that gave rows are split."""
     from datasets import DatasetDict
 
     rate_map = parse_rates(rates)
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 0:
+        raise ConfigError(f"--workers must be an integer >= 0, got {workers!r}")
     train = list_recordings(train_dir)
     test = list_recordings(test_dir) if test_dir is not None else None
     if not train and not test:
         raise ConfigError(f"no *.mcap files in {train_dir}" + (f" or {test_dir}" if test_dir else ""))
-    splits = split_files(train, test, test_percent, seed)
-    order = [f for s in ("train", "test") for f in splits[s]]
+    split_files(train, test, test_percent, seed)  # argument errors before any work
+    if output_dir is not None:
+        prepare_output_dir(output_dir, [train_dir, test_dir], overwrite)
+    order = sorted(set(train) | set(test or []))
     if workers > 1 and len(order) > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with ProcessPoolExecutor(max_workers=min(workers, len(order))) as pool:
             results = list(pool.map(process_file, order, [rate_map] * len(order)))
     else:
         results = [process_file(f, rate_map) for f in order]
     by_path = {r.path: r for r in results}
+    usable = {r.path for r in results if r.rows}
+    splits = split_files([f for f in train if f in usable],
+                         None if test is None else [f for f in test if f in usable], test_percent, seed)
+    split_of = {f: s for s, files in splits.items() for f in files}
+    for r in results:
+        r.stats["split"] = split_of.get(r.path)
     dd = DatasetDict({s: _rows_to_dataset([by_path[f] for f in files]) for s, files in splits.items()})
+    unassigned = {r.path: r.stats.get("error") or "no messages" for r in results if not r.rows}
     manifest = {"stage": "events", "rates": rate_map, "seed": seed, "test_percent": test_percent,
-                "splits": splits, "files": {r.path: r.stats for r in results}}
+                "splits": splits, "unassigned": unassigned, "files": {r.path: r.stats for r in results},
+                "media_summary": _media_summary(results, splits)}
     dd.manifest = manifest  # type: ignore[attr-defined]
     if output_dir is not None:
         save_with_manifest(dd, output_dir, manifest)
     return dd
 
 
-def save_with_manifest(dd: Any, output_dir: str | os.PathLike, manifest: dict[str, Any]) -> None:
-    """``save_to_disk`` plus ``owa_manifest.json``. Empty splits are listed in the manifest instead of
-    saved (``datasets`` cannot load a saved zero-row split); :func:`load_splits` restores them."""
-    import datasets
-
-    out = Path(output_dir)
-    nonempty = {k: v for k, v in dd.items() if len(v)}
-    manifest["empty_splits"] = sorted(k for k in dd if k not in nonempty)
-    if not nonempty:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True, default=str))
-        raise ConfigError(f"nothing to save: every split is empty (reasons in {out / MANIFEST})")
-    quiet = datasets.is_progress_bar_enabled()
-    if quiet:
-        datasets.disable_progress_bars()
-    try:
-        datasets.DatasetDict(nonempty).save_to_disk(str(out))
-    finally:
-        if quiet:
-            datasets.enable_progress_bars()
-    (out / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True, default=str))
-
-
-def load_manifest(folder: str | os.PathLike) -> dict[str, Any]:
-    p = Path(folder) / MANIFEST
-    return json.loads(p.read_text()) if p.exists() else {}
-
-
-def load_splits(input_dir: str | os.PathLike):
-    """``load_from_disk`` normalised to a DatasetDict (a plain saved Dataset becomes split "train"),
-    with the empty splits recorded in the manifest restored as zero-row datasets."""
-    from datasets import Dataset, DatasetDict, load_from_disk
-
-    if not Path(input_dir).exists():
-        raise ConfigError(f"no dataset at {input_dir}")
-    ds = load_from_disk(str(input_dir))
-    dd = DatasetDict({"train": ds}) if isinstance(ds, Dataset) else ds
-    features = next(iter(dd.values())).features
-    for split in load_manifest(input_dir).get("empty_splits", []):
-        dd[split] = Dataset.from_dict({k: [] for k in features}, features=features)
-    return dd
+def _media_summary(results: list[FileResult], splits: dict[str, list[str]]) -> dict[str, Any]:
+    """Per split: screen rows, and how many of them point to no usable media, by reason."""
+    by_path = {r.path: r for r in results}
+    out: dict[str, Any] = {}
+    for split, files in splits.items():
+        rows, reasons = 0, Counter()
+        for f in files:
+            media = by_path[f].stats.get("media", {})
+            rows += media.get("screen_rows", 0)
+            add_counts(reasons, media.get("without_media", {}))
+        out[split] = {"rows": rows, "without_media": dict(sorted(reasons.items()))}
+    return out

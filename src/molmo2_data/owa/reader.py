@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from molmo2_data.errors import MediaMissingError, Molmo2DataError
+from molmo2_data.owa.mcap_errors import MCAP_MAGIC, describe
 
 KINDS = ("KeyboardEvent", "KeyboardState", "MouseEvent", "MouseState", "RawMouseEvent", "WindowInfo",
          "ScreenCaptured")
@@ -30,7 +31,12 @@ CANONICAL_TYPE = {k: f"desktop/{k}" for k in KINDS}
 
 
 class RecordingError(Molmo2DataError, ValueError):
-    """An ``.mcap`` file cannot be read at all (not an MCAP file, unreadable header)."""
+    """An ``.mcap`` file cannot be read at all (not an MCAP file, empty, unreadable header).
+    ``reason`` is a stable code from :data:`molmo2_data.owa.mcap_errors.REASONS` (or ``unreadable_file``)."""
+
+    def __init__(self, message: str, reason: str = "corrupt"):
+        super().__init__(message)
+        self.reason = reason
 
 
 def message_kind(message_type: str) -> str | None:
@@ -79,7 +85,8 @@ class Recording:
     total_messages: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
     notes: Counter[str] = field(default_factory=Counter)
-    error: str | None = None
+    error: str | None = None  # readable sentence (mcap_errors.REASONS), None when fully read
+    error_reason: str | None = None  # its stable code
 
 
 def resolve_media_path(uri: str, mcap_path: str | os.PathLike) -> str:
@@ -133,23 +140,30 @@ def read_recording(path: str | os.PathLike, topics: list[str] | None = None) -> 
 
     path = os.fspath(path)
     if not os.path.exists(path):
-        raise MediaMissingError(f"recording not found: {path}")
+        raise MediaMissingError(f"recording not found: {path}", path=path)
     rec = Recording(path=path)
-    with open(path, "rb") as f:
+    try:
+        f = open(path, "rb")  # noqa: SIM115 - closed below, after the fallback re-read
+    except OSError as e:
+        raise RecordingError(f"{path}: cannot open ({e.strerror or e})", reason="unreadable_file") from e
+    with f:
+        head = f.read(len(MCAP_MAGIC))
+        f.seek(0)
         try:
             reader = make_reader(f)
             header = reader.get_header()
-        except Exception as e:
-            raise RecordingError(f"not a readable MCAP file: {path}: {type(e).__name__}: {e}") from e
+        except Exception as e:  # noqa: BLE001 - any parse failure of the header is "not readable"
+            code, text = describe(e, head)
+            raise RecordingError(f"{path}: {text}", reason=code) from e
         rec.library, rec.profile = header.library, header.profile
         if header.profile not in ("owa", ""):
             rec.notes[f"profile:{header.profile}"] += 1
         try:
             # file order + one stable sort below is faster than the reader's log-time merge
             _read_all(rec, reader.iter_messages(topics=topics, log_time_order=False))
-        except Exception as e:  # no usable summary/index (cut-off file): stream the records instead
+        except Exception as e:  # noqa: BLE001 - no usable summary/index (cut-off file): stream the records
             if rec.total_messages:
-                rec.error = f"{type(e).__name__}: {e}"[:300]
+                rec.error_reason, rec.error = describe(e, head)
             else:
                 from mcap.reader import NonSeekingReader
 
@@ -157,10 +171,11 @@ def read_recording(path: str | os.PathLike, topics: list[str] | None = None) -> 
                 rec.notes["read_without_index"] += 1
                 try:
                     _read_all(rec, NonSeekingReader(f).iter_messages(topics=topics, log_time_order=False))
-                except Exception as e2:  # truncated chunk, bad CRC, cut-off record
-                    rec.error = f"{type(e2).__name__}: {e2}"[:300]
+                except Exception as e2:  # noqa: BLE001 - truncated chunk, bad CRC, cut-off record
+                    rec.error_reason, rec.error = describe(e2, head)
                 if rec.error is None:
-                    rec.error = f"index unreadable ({type(e).__name__}); all records read sequentially"
+                    rec.error_reason = "index_unreadable"
+                    rec.error = f"MCAP index unreadable ({describe(e, head)[1]}); all records read sequentially"
     if rec.notes.get("out_of_order"):
         rec.events.sort(key=_time_key)
     if rec.total_messages == 0 and rec.error is None:

@@ -19,14 +19,16 @@ including ``no_screen_yet`` before the first screen message).
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
 
-from molmo2_data.errors import ConfigError, MediaError, SchemaError
+from molmo2_data.errors import ConfigError, SchemaError
 from molmo2_data.owa.encoder import EventEncoder, EventFormatError
-from molmo2_data.owa.events import load_manifest, load_splits, save_with_manifest
+from molmo2_data.owa.media_report import mllm_media_summary
 from molmo2_data.owa.numeric import window_vectors
+from molmo2_data.owa.outputs import load_manifest, load_splits, prepare_output_dir, save_with_manifest
 from molmo2_data.owa.reader import parse_screen
 
 DEFAULT_INSTRUCTION = "Complete the computer task"
@@ -95,9 +97,10 @@ class _MediaCheck:
         if Path(path).suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp", ".webp"):
             return float("inf")
         try:
-            return stream_start_seconds(path) + probe_video(path).duration
-        except (MediaError, IndexError, OSError):
-            return "not_a_video"
+            end = stream_start_seconds(path) + probe_video(path).duration
+        except Exception:  # noqa: BLE001 - av.error.* (InvalidDataError...), OSError, no video stream: all mean
+            return "not_a_video"  # "this file cannot give frames", recorded per bin, never a crash
+        return end if math.isfinite(end) else "not_a_video"
 
 
 def _image_ref(row: dict[str, Any], media: _MediaCheck) -> dict[str, Any]:
@@ -178,15 +181,20 @@ def sequences_for_split(ds: Any, sequence_length: int, overlap_ratio: float, ins
 
 def build_mllm_dataset(input_dir: str | os.PathLike, output_dir: str | os.PathLike | None = None, *,
                        sequence_length: int = 32, overlap_ratio: float = 0.5,
-                       instruction: str = DEFAULT_INSTRUCTION):
-    """Stage 3 over every split of a saved binned dataset."""
+                       instruction: str = DEFAULT_INSTRUCTION, overwrite: bool = False):
+    """Stage 3 over every split of a saved binned dataset (arguments and output checked first)."""
     from datasets import DatasetDict
 
-    if sequence_length < 1:
-        raise ConfigError(f"--sequence-length must be >= 1, got {sequence_length}")
-    if not 0 <= overlap_ratio < 1:
-        raise ConfigError(f"--overlap-ratio must be in [0, 1), got {overlap_ratio}")
+    if not isinstance(sequence_length, int) or isinstance(sequence_length, bool) or sequence_length < 1:
+        raise ConfigError(f"--sequence-length must be an integer >= 1, got {sequence_length!r}")
+    if isinstance(overlap_ratio, bool) or not isinstance(overlap_ratio, int | float) \
+            or not 0 <= overlap_ratio < 1:
+        raise ConfigError(f"--overlap-ratio must be in [0, 1), got {overlap_ratio!r}")
+    if not isinstance(instruction, str) or not instruction.strip():
+        raise ConfigError(f"--instruction must be non-empty text, got {instruction!r}")
     bins = load_splits(input_dir)
+    if output_dir is not None:
+        prepare_output_dir(output_dir, [input_dir], overwrite)
     bins_manifest = load_manifest(input_dir)
     width = int(bins_manifest.get("bin_width_ns") or 0)
     if not width:
@@ -195,7 +203,8 @@ def build_mllm_dataset(input_dir: str | os.PathLike, output_dir: str | os.PathLi
                       for s, ds in bins.items()})
     manifest = {"stage": "sequences", "sequence_length": sequence_length, "overlap_ratio": overlap_ratio,
                 "instruction": instruction, "bins_manifest": bins_manifest,
-                "rows": {s: len(d) for s, d in dd.items()}}
+                "rows": {s: len(d) for s, d in dd.items()},
+                "media_summary": {s: mllm_media_summary(d) for s, d in dd.items()}}
     dd.manifest = manifest  # type: ignore[attr-defined]
     if output_dir is not None:
         save_with_manifest(dd, output_dir, manifest)
