@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import os
-import warnings
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -17,29 +17,43 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from molmo2_data.errors import MediaDecodeError, MediaMissingError
+from molmo2_data.media.limits import DEFAULT_MAX_PIXELS, check_pixels, require_regular_file
 
 ImageSource = str | os.PathLike | bytes | bytearray | memoryview
 
-# Decompression-bomb guard: refuse images above this many pixels (Pillow's own limit is ~179 MP
-# with only a warning below 2x that).
-MAX_IMAGE_PIXELS = 16384 * 16384
-Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+# Decompression-bomb guard: ``media.limits`` checks width x height from the header before any decode
+# (``MOLMO2_DATA_MAX_PIXELS``). Pillow's own guard only raises above 2x its limit and warns below; ours
+# is the one limit, so Pillow's is switched off (it would otherwise veto a limit raised above it).
+MAX_IMAGE_PIXELS = DEFAULT_MAX_PIXELS  # kept for callers; the limit in force is limits.max_pixels()
+Image.MAX_IMAGE_PIXELS = None
 
 
 _ORIENTATION = 0x0112  # EXIF tag
 
 
-def _open(src: ImageSource) -> Image.Image:
+def _open(src: ImageSource, max_pixels: int | None = None) -> Image.Image:
+    """Open (header only) a regular file or bytes; refuses FIFOs/devices unopened and images above the
+    pixel limit before anything is decoded."""
+    is_bytes = isinstance(src, bytes | bytearray | memoryview)
+    if not is_bytes:
+        require_regular_file(src, "image")
     try:
-        if isinstance(src, bytes | bytearray | memoryview):
-            return Image.open(io.BytesIO(bytes(src)))
-        return Image.open(os.fspath(src))
-    except FileNotFoundError as e:
-        raise MediaMissingError(f"image file not found: {src}") from e
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise MediaDecodeError(f"image too large (decompression-bomb guard): {_name(src)}: {e}") from e
+        img = Image.open(io.BytesIO(bytes(src))) if is_bytes else Image.open(os.fspath(src))
+    except FileNotFoundError as e:  # removed between the stat and the open
+        raise MediaMissingError(f"image file not found: {src}", path=str(src)) from e
     except Exception as e:  # Pillow raises UnidentifiedImageError, OSError, SyntaxError...
-        raise MediaDecodeError(f"not a decodable image: {_name(src)}: {e}") from e
+        raise MediaDecodeError(f"not a decodable image: {_name(src)}: {e}", path=_path(src)) from e
+    try:
+        check_pixels(*img.size, _name(src), "image", max_pixels)
+    except MediaDecodeError as e:
+        img.close()
+        e.path = _path(src)
+        raise
+    return img
+
+
+def _path(src: ImageSource) -> str | None:
+    return None if isinstance(src, bytes | bytearray | memoryview) else str(src)
 
 
 def _name(src: ImageSource) -> str:
@@ -102,35 +116,41 @@ def _single_block(img: Image.Image) -> Iterator[None]:
 
 
 def _load_rgb(img: Image.Image) -> np.ndarray:
-    """Decode an opened image (bomb guard on), upright it, RGB pixels without a copy when possible."""
-    with warnings.catch_warnings(), _single_block(img):
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
+    """Decode an opened image (its size was checked by ``_open``), upright it, RGB pixels without a copy
+    when possible."""
+    with _single_block(img):
         img.load()
         if img.getexif().get(_ORIENTATION, 1) not in (1, None):  # exif_transpose copies even if upright
             img = ImageOps.exif_transpose(img)
         return pixels_of(to_rgb(img))
 
 
-def decode_image(src: ImageSource) -> np.ndarray:
+def decode_image(src: ImageSource, *, max_pixels: int | None = None) -> np.ndarray:
     """Decode an image file or bytes to an (H, W, 3) uint8 RGB array (read-only; may be a view of
-    Pillow's memory with 4-byte pixel strides, see ``pixels_of``)."""
-    img = _open(src)
+    Pillow's memory with 4-byte pixel strides, see ``pixels_of``). Raises MediaMissingError, or
+    MediaDecodeError for undecodable data, a non-regular file or more pixels than ``max_pixels``
+    (default: ``media.limits.max_pixels()``)."""
+    img = _open(src, max_pixels)
     try:
         return _load_rgb(img)
     except MediaDecodeError:
         raise
     except Exception as e:
-        raise MediaDecodeError(f"not a decodable image: {_name(src)}: {e}") from e
+        raise MediaDecodeError(f"not a decodable image: {_name(src)}: {e}", path=_path(src)) from e
 
 
 def image_size(src: ImageSource) -> tuple[int, int]:
-    """(width, height) as displayed (EXIF orientations 5-8 swap the axes), from the header only."""
-    img = _open(src)
-    w, h = img.size
+    """(width, height) as displayed (EXIF orientations 5-8 swap the axes), from the header only (no pixel
+    limit: nothing is decoded)."""
+    img = _open(src, max_pixels=sys.maxsize)
     try:
-        orientation = img.getexif().get(_ORIENTATION, 1)
-    except Exception:
-        orientation = 1
+        w, h = img.size
+        try:
+            orientation = img.getexif().get(_ORIENTATION, 1)
+        except Exception:
+            orientation = 1
+    finally:
+        img.close()
     return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
 
 
@@ -149,13 +169,13 @@ def encode_jpeg(image: np.ndarray | Image.Image, quality: int = 90) -> bytes:
 
 
 def decode_image_draft(src: ImageSource, min_size: tuple[int, int] | Callable[[int, int], tuple[int, int]],
-                       ) -> tuple[np.ndarray, tuple[int, int]]:
+                       *, max_pixels: int | None = None) -> tuple[np.ndarray, tuple[int, int]]:
     """Fast path: decode a JPEG at a reduced DCT scale (1/2, 1/4 or 1/8) that still covers ``min_size``
     = (height, width) as displayed, or ``min_size(H, W)`` of the full displayed size (read from the
     header of the one open); other formats decode fully. Returns (RGB array, (H, W) of the full image as
     displayed). The pixels differ from a full decode + resize, so this is opt-in.
     """
-    img = _open(src)
+    img = _open(src, max_pixels)
     try:
         w, h = img.size
         orientation = img.getexif().get(_ORIENTATION, 1)
@@ -169,4 +189,4 @@ def decode_image_draft(src: ImageSource, min_size: tuple[int, int] | Callable[[i
     except MediaDecodeError:
         raise
     except Exception as e:
-        raise MediaDecodeError(f"not a decodable image: {_name(src)}: {e}") from e
+        raise MediaDecodeError(f"not a decodable image: {_name(src)}: {e}", path=_path(src)) from e

@@ -35,8 +35,10 @@ from typing import Literal
 import av
 import numpy as np
 
-from molmo2_data.errors import ConfigError, MediaDecodeError, MediaMissingError
+from molmo2_data.errors import ConfigError, MediaDecodeError
 from molmo2_data.example import VideoInfo
+from molmo2_data.media.limits import check_pixels, require_regular_file
+from molmo2_data.media.limits import max_pixels as max_pixels_in_force
 
 ReadMode = Literal["plan", "sequential", "seek_each", "torchcodec"]
 
@@ -46,25 +48,35 @@ for tests and benchmarks."""
 
 
 def _open(path: str | os.PathLike):
-    if not os.path.exists(path):
-        raise MediaMissingError(f"video file not found: {path}")
+    """Open a container; FIFOs and devices are refused without being opened (a FIFO blocks forever)."""
+    require_regular_file(path, "video")
     try:
         return av.open(os.fspath(path))
     except Exception as e:
-        raise MediaDecodeError(f"not a decodable video: {path}: {e}") from e
+        raise MediaDecodeError(f"not a decodable video: {path}: {e}", path=str(path)) from e
 
 
-def _video_stream(container, path: str | os.PathLike):
+def _video_stream(container, path: str | os.PathLike, max_pixels: int | None = None):
+    """The first video stream, its frame size checked against the pixel limit before any decode."""
     if not container.streams.video:
-        raise MediaDecodeError(f"no video stream in {path}")
-    return container.streams.video[0]
+        container.close()
+        raise MediaDecodeError(f"no video stream in {path}", path=str(path))
+    stream = container.streams.video[0]
+    try:
+        check_pixels(stream.codec_context.width, stream.codec_context.height, path, "video frame", max_pixels)
+    except MediaDecodeError:
+        container.close()
+        raise
+    return stream
 
 
-def probe_video(path: str | os.PathLike) -> VideoInfo:
+def probe_video(path: str | os.PathLike, *, max_pixels: int | None = None) -> VideoInfo:
     """Duration, frame rate, frame count and size from the container, without decoding frames
-    (falls back to counting packets when the container does not store the frame count)."""
+    (falls back to counting packets when the container does not store the frame count). Raises
+    MediaMissingError, or MediaDecodeError (undecodable, no video stream, not a regular file, frames
+    above the pixel limit of ``media.limits``)."""
     with _open(path) as container:
-        stream = _video_stream(container, path)
+        stream = _video_stream(container, path, max_pixels)
         rate = stream.average_rate or stream.guessed_rate or Fraction(0)
         duration = None
         if stream.duration is not None and stream.time_base is not None:
@@ -127,12 +139,13 @@ class _Deadline:
 
     def check(self) -> None:
         if self.end is not None and time.monotonic() > self.end:
-            raise MediaDecodeError(f"decoding {self.path} took longer than the time limit")
+            raise MediaDecodeError(f"decoding {self.path} took longer than the time limit", path=str(self.path))
 
 
 def read_frames_at(path: str | os.PathLike, times: np.ndarray | list[float], *, mode: ReadMode = "plan",
                    timeout_s: float | None = None, threads: int = 0,
-                   transform: Callable[[np.ndarray], np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+                   transform: Callable[[np.ndarray], np.ndarray] | None = None,
+                   max_pixels: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Decode the frames displayed at ``times`` (seconds from the stream's start).
 
     Returns (frames (T, H, W, 3) uint8 RGB, frame_times (T,) = the chosen frames' presentation times).
@@ -140,19 +153,23 @@ def read_frames_at(path: str | os.PathLike, times: np.ndarray | list[float], *, 
     ``seek_each`` (one seek per requested time; for comparison) or ``torchcodec`` (torchcodec's
     ``get_frames_played_at``, same frame rule; needs torchcodec; the time limit is checked only after). ``threads``: decoder threads
     (0 = FFmpeg's choice). ``transform`` is applied to each kept frame right after conversion (e.g. the
-    resize to the model's input size, so full-resolution frames are never all held at once). Raises MediaDecodeError for unreadable, truncated or empty streams and
-    when ``timeout_s`` is exceeded.
+    resize to the model's input size, so full-resolution frames are never all held at once). Raises
+    MediaMissingError, or MediaDecodeError for unreadable, truncated or empty streams, a non-regular file,
+    frames above the pixel limit (``max_pixels``, default ``media.limits.max_pixels()``; checked from the
+    stream header before decoding, and on every kept frame) and when ``timeout_s`` is exceeded.
     """
     want = np.asarray(times, dtype=np.float64).reshape(-1)
     if want.size == 0:
-        raise ValueError("no times requested")
+        raise ConfigError("no times requested")
     if not np.all(np.isfinite(want)):
-        raise ValueError("times must be finite")
+        raise ConfigError("times must be finite")
     deadline = _Deadline(timeout_s, path)
+    limit = max_pixels_in_force() if max_pixels is None else max_pixels
     if mode == "torchcodec":
-        return _read_torchcodec(path, want, threads, transform)
+        return _read_torchcodec(path, want, threads, transform, limit)
+    transform = _guarded(transform, limit, path)
     with _open(path) as container:
-        stream = _video_stream(container, path)
+        stream = _video_stream(container, path, limit)
         if threads:
             stream.codec_context.thread_count = threads
         stream.thread_type = "AUTO"
@@ -168,7 +185,20 @@ def read_frames_at(path: str | os.PathLike, times: np.ndarray | list[float], *, 
                 return _read_seek_each(container, stream, want, deadline, transform)
             return _read_sequential(container, stream, want, deadline, transform)
         except (av.error.FFmpegError, EOFError) as e:
-            raise MediaDecodeError(f"error decoding {path}: {e}") from e
+            raise MediaDecodeError(f"error decoding {path}: {e}", path=str(path)) from e
+
+
+def _guarded(transform: Callable[[np.ndarray], np.ndarray] | None, limit: int,
+             path: str | os.PathLike) -> Callable[[np.ndarray], np.ndarray]:
+    """The caller's transform behind a per-frame size check: a stream may change resolution mid-way, or
+    its header may not say (0 x 0), so every kept frame is checked before it goes further."""
+
+    def run(rgb: np.ndarray) -> np.ndarray:
+        if rgb.shape[0] * rgb.shape[1] > limit:
+            check_pixels(rgb.shape[1], rgb.shape[0], path, "video frame", limit)
+        return rgb if transform is None else transform(rgb)
+
+    return run
 
 
 def _finish(req: _Request, start_pts: int, time_base: Fraction, path) -> tuple[np.ndarray, np.ndarray]:
@@ -374,7 +404,8 @@ def _read_seek_each(container, stream, want: np.ndarray, deadline: _Deadline,
 
 
 def _read_torchcodec(path: str | os.PathLike, want: np.ndarray, threads: int,
-                     transform: Callable[[np.ndarray], np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
+                     transform: Callable[[np.ndarray], np.ndarray] | None,
+                     limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The optional torchcodec backend: frames played at ``want`` (stream-relative seconds), clamped
     into the stream like the PyAV reader (before the first frame -> first, after the last -> last)."""
     try:
@@ -382,15 +413,19 @@ def _read_torchcodec(path: str | os.PathLike, want: np.ndarray, threads: int,
     except (ImportError, OSError, RuntimeError) as e:  # absent, or built for another torch (CUDA libs)
         raise ConfigError(f"mode='torchcodec' needs a working torchcodec ({e}); "
                           "the default mode='plan' uses PyAV") from e
+    require_regular_file(path, "video")
     try:
         decoder = VideoDecoder(os.fspath(path), dimension_order="NHWC", num_ffmpeg_threads=threads,
                                seek_mode="exact")
         meta = decoder.metadata
+        check_pixels(meta.width or 0, meta.height or 0, path, "video frame", limit)
         begin, end = float(meta.begin_stream_seconds), float(meta.end_stream_seconds)
         seconds = np.clip(want + begin, begin, np.nextafter(end, begin))
         batch = decoder.get_frames_played_at(seconds=seconds.tolist())
+    except MediaDecodeError:
+        raise
     except Exception as e:  # torchcodec raises RuntimeError/ValueError for unreadable input
-        raise MediaDecodeError(f"torchcodec could not decode {path}: {e}") from e
+        raise MediaDecodeError(f"torchcodec could not decode {path}: {e}", path=str(path)) from e
     frames = batch.data.numpy()
     if transform is not None:
         frames = np.stack([transform(f) for f in frames])

@@ -1,0 +1,206 @@
+"""Issue #12, media decode / sample writer / eval: every bad input gives a typed error or a counted skip,
+never a hang. Real files, real FIFOs, real PyAV videos, real subprocesses."""
+
+from __future__ import annotations
+
+import os
+import struct
+import subprocess
+import sys
+import threading
+import zlib
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from molmo2_data.errors import ConfigError, MediaDecodeError, MediaError
+from molmo2_data.media import limits
+from molmo2_data.media.image import decode_image, decode_image_draft, encode_png, image_size
+from molmo2_data.media.video import probe_video, read_frames_at
+
+BOUND_S = 10.0
+
+
+def write_video(path: Path, w: int = 64, h: int = 48, n: int = 6, fps: int = 5) -> Path:
+    """A real H.264 (MP4) or MPEG-4 (MKV) stream of flat frames whose colour encodes the frame index."""
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264" if path.suffix == ".mp4" else "mpeg4", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        for k in range(n):
+            rgb = np.full((h, w, 3), 20 + 40 * k, np.uint8)
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts, frame.time_base = k, Fraction(1, fps)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return path
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG whose header claims ``width`` x ``height`` RGB but whose data is one tiny row: decoding it would
+    allocate width*height*3 bytes before finding out, reading the header costs nothing."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+            + chunk(b"IEND", b""))
+
+
+def run_bounded(fn, release: Path | None = None):
+    """Run ``fn`` in a thread; fail (instead of hanging the suite) when it does not return in BOUND_S. A FIFO
+    reader left blocked is released by opening the FIFO for writing."""
+    out: dict = {}
+
+    def target():
+        try:
+            out["value"] = fn()
+        except BaseException as e:  # noqa: BLE001 - handed to the test
+            out["error"] = e
+
+    t = threading.Thread(target=target, daemon=True)
+    t.start()
+    t.join(BOUND_S)
+    if t.is_alive():
+        if release is not None:
+            fd = os.open(release, os.O_WRONLY | os.O_NONBLOCK)
+            os.close(fd)
+        t.join(2)
+        pytest.fail(f"media read still blocked after {BOUND_S} s")
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# 1. FIFOs and devices are refused without being opened
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("reader", ["decode_image", "image_size", "decode_image_draft"])
+def test_fifo_image_is_refused_not_hung(tmp_path, reader):
+    fifo = tmp_path / "photo.jpg"
+    os.mkfifo(fifo)
+    fn = {"decode_image": lambda: decode_image(fifo), "image_size": lambda: image_size(fifo),
+          "decode_image_draft": lambda: decode_image_draft(fifo, (8, 8))}[reader]
+    out = run_bounded(fn, release=fifo)
+    err = out.get("error")
+    assert isinstance(err, MediaDecodeError), out
+    assert str(err).startswith("not a regular file: fifo")
+    assert err.path == str(fifo)
+
+
+@pytest.mark.parametrize("reader", ["probe_video", "read_frames_at"])
+def test_fifo_video_is_refused_not_hung(tmp_path, reader):
+    fifo = tmp_path / "clip.mp4"
+    os.mkfifo(fifo)
+    fn = (lambda: probe_video(fifo)) if reader == "probe_video" else (lambda: read_frames_at(fifo, [0.0]))
+    out = run_bounded(fn, release=fifo)
+    err = out.get("error")
+    assert isinstance(err, MediaDecodeError), out
+    assert str(err).startswith("not a regular file: fifo")
+    assert err.path == str(fifo)
+
+
+def test_fifo_through_the_example_api_is_a_media_error(tmp_path):
+    from molmo2_data.example import ImageRef, VideoRef
+    from molmo2_data.vision import VisionPreprocessor
+
+    fifo = tmp_path / "f.png"
+    os.mkfifo(fifo)
+    out = run_bounded(lambda: ImageRef(path=str(fifo)).load(), release=fifo)
+    assert isinstance(out.get("error"), MediaError) and "fifo" in str(out["error"])
+    vfifo = tmp_path / "f.mkv"
+    os.mkfifo(vfifo)
+    out = run_bounded(lambda: VisionPreprocessor()(VideoRef(path=str(vfifo))), release=vfifo)
+    assert isinstance(out.get("error"), MediaError) and "fifo" in str(out["error"])
+
+
+def test_device_and_directory_are_refused_unopened(tmp_path):
+    # /dev/zero never ends: opening and reading it as a video would spin; it is refused from its stat
+    with pytest.raises(MediaDecodeError, match=r"^not a regular file: character device: /dev/zero"):
+        decode_image("/dev/zero")
+    with pytest.raises(MediaDecodeError, match=r"^not a regular file: character device"):
+        probe_video("/dev/zero")
+    with pytest.raises(MediaDecodeError, match=r"^not a regular file: directory"):
+        decode_image(tmp_path)
+
+
+# ------------------------------------------------------------------------------------------------
+# 2. One pixel limit, checked from the header before decoding (images and video frames)
+# ------------------------------------------------------------------------------------------------
+
+
+def test_png_bomb_below_twice_pillows_limit_is_refused_from_the_header(tmp_path):
+    # 20000 x 20000 = 400 MP: above our 268 MP default, below 2x Pillow's limit (where it only warned)
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(png_header_only(20000, 20000))
+    with pytest.raises(MediaDecodeError) as info:
+        decode_image(bomb)
+    msg = str(info.value)
+    assert msg.startswith("image too large: 20000 x 20000 = 400000000 pixels > limit 268435456")
+    assert "MOLMO2_DATA_MAX_PIXELS" in msg and info.value.path == str(bomb)
+    with pytest.raises(MediaDecodeError, match="image too large"):
+        decode_image(bomb.read_bytes())
+    with pytest.raises(MediaDecodeError, match="image too large"):
+        decode_image_draft(bomb, (64, 64))
+    assert image_size(bomb) == (20000, 20000)  # the header alone is harmless
+
+
+def test_bomb_refusal_allocates_nothing(tmp_path):
+    """In a fresh process: the peak RSS stays far below the 1.2 GB the decode would take."""
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(png_header_only(20000, 20000))
+    code = ("import resource, sys\n"
+            "from molmo2_data.media.image import decode_image\n"
+            "from molmo2_data.errors import MediaDecodeError\n"
+            "try:\n    decode_image(sys.argv[1])\nexcept MediaDecodeError as e:\n    print('refused', e)\n"
+            "print('maxrss_kb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n")
+    r = subprocess.run([sys.executable, "-c", code, str(bomb)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "refused image too large" in r.stdout
+    maxrss_mb = int(r.stdout.split("maxrss_kb")[1]) / 1024
+    assert maxrss_mb < 400, maxrss_mb
+
+
+def test_pixel_limit_env_function_and_argument(tmp_path, monkeypatch):
+    png = tmp_path / "small.png"
+    png.write_bytes(encode_png(np.zeros((100, 200, 3), np.uint8)))  # 20000 pixels
+    assert decode_image(png).shape == (100, 200, 3)
+    monkeypatch.setenv(limits.ENV_VAR, "19999")
+    with pytest.raises(MediaDecodeError, match=r"image too large: 200 x 100 = 20000 pixels > limit 19999"):
+        decode_image(png)
+    assert decode_image(png, max_pixels=20000).shape == (100, 200, 3)  # the argument beats the env
+    limits.set_max_pixels(20000)
+    try:
+        assert decode_image(png).shape == (100, 200, 3)  # the function beats the env
+        with pytest.raises(MediaDecodeError, match="> limit 100"):
+            decode_image(png, max_pixels=100)
+    finally:
+        limits.set_max_pixels(None)
+    monkeypatch.setenv(limits.ENV_VAR, "lots")
+    with pytest.raises(ConfigError, match="MOLMO2_DATA_MAX_PIXELS must be a positive integer"):
+        decode_image(png)
+    with pytest.raises(ConfigError):
+        limits.set_max_pixels(0)
+
+
+def test_video_frame_size_above_the_limit_is_refused_before_decoding(tmp_path, monkeypatch):
+    from molmo2_data.example import VideoRef
+    from molmo2_data.vision import VisionPreprocessor
+
+    path = write_video(tmp_path / "v.mp4", w=64, h=48)  # 3072 pixels a frame
+    assert probe_video(path).width == 64
+    frames, _ = read_frames_at(path, [0.0, 0.5])
+    assert frames.shape == (2, 48, 64, 3)
+    with pytest.raises(MediaDecodeError, match=r"^video frame too large: 64 x 48 = 3072 pixels > limit 3000"):
+        probe_video(path, max_pixels=3000)
+    with pytest.raises(MediaDecodeError, match=r"^video frame too large: 64 x 48") as info:
+        read_frames_at(path, [0.0], max_pixels=3000)
+    assert info.value.path == str(path)
+    monkeypatch.setenv(limits.ENV_VAR, "3000")  # the same limit as images, through the preprocessor too
+    with pytest.raises(MediaDecodeError, match="video frame too large"):
+        VisionPreprocessor()(VideoRef(path=str(path)))
+    for mode in ("plan", "sequential", "seek_each"):
+        with pytest.raises(MediaDecodeError, match="video frame too large"):
+            read_frames_at(path, [0.2], mode=mode)
