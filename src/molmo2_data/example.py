@@ -126,9 +126,7 @@ class VideoRef:
         if not isinstance(self.path, str) or not self.path:
             raise SchemaError(f"VideoRef needs a file path, got {self.path!r}")
         start = _seconds("clip_start", self.clip_start)
-        end = _seconds("clip_end", self.clip_end)
-        if start is not None and end is not None and end <= start:
-            raise SchemaError(f"{self.path}: empty clip [{start:g}, {end:g}] s")
+        end = _seconds("clip_end", self.clip_end)  # an empty clip is the decoder's MediaDecodeError
         object.__setattr__(self, "clip_start", start)
         object.__setattr__(self, "clip_end", end)
         object.__setattr__(self, "subtitles", tuple(self.subtitles))
