@@ -8,6 +8,11 @@ events joined by newlines (the :mod:`.encoder` text format); metadata ``extra`` 
 ``image_bins`` (the bin of each image) and ``image_errors`` (every frame that could not be produced,
 with its reason — never silently dropped).
 
+A window with no usable frame at all (video missing, not decodable, no screen message yet) is not a
+desktop *vision* example: it raises :class:`MediaMissingError`, which the loader counts as a skip
+(``report["skipped"]``, e.g. ``"owa-desktop: MediaMissingError"``) and :class:`OwaMllmDataset` counts in
+``skipped``. Pass ``allow_text_only=True`` to keep such windows as text-only examples.
+
 To use a converted MLLM dataset in a mixture, register it under a name and name it in a custom mixture::
 
     register_owa_dataset("owa-desktop", "/data/mllm_dataset")
@@ -17,12 +22,14 @@ To use a converted MLLM dataset in a mixture, register it under a name and name 
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from molmo2_data.datasets.base import Dataset
+from molmo2_data.errors import ConfigError, MediaMissingError
 from molmo2_data.example import Example, ImageRef, Message, Messages, Metadata
 from molmo2_data.owa.vlm import VLMDatasetBuilder, _as_list_of_dicts
 
@@ -30,8 +37,10 @@ from molmo2_data.owa.vlm import VLMDatasetBuilder, _as_list_of_dicts
 def mllm_row_to_example(row: Mapping[str, Any], frames: Sequence[np.ndarray | None],
                         errors: Sequence[Mapping[str, Any]] = (), *, dataset: str = "owa",
                         split: str = "train", index: int | None = None, dedupe_frames: bool = True,
-                        max_images: int | None = 5) -> Example:
+                        max_images: int | None = 5, allow_text_only: bool = False) -> Example:
     """Build an Example from one MLLM row and its decoded frames (aligned with ``image_refs``).
+
+    Raises :class:`MediaMissingError` when no frame is usable, unless ``allow_text_only``.
 
     ``max_images`` (default 5, the vision stage's multi-image limit, which would otherwise keep only the
     first five) keeps that many frames evenly spaced over the window, first and last included; how many
@@ -49,6 +58,10 @@ def mllm_row_to_example(row: Mapping[str, Any], frames: Sequence[np.ndarray | No
         last_key = key
         images.append(ImageRef(array=np.asarray(frame), source=f"{ref.get('path')}#pts_ns={ref.get('pts_ns')}"))
         image_bins.append(int(ref["bin_idx"]))
+    if not images and not allow_text_only:
+        raise MediaMissingError(f"desktop window {_where(row)} has no usable screen frame "
+                                f"({no_image_reason(refs, errors)}); skipped (allow_text_only=True keeps it "
+                                "as text)", path=next((r.get("path") for r in refs if r.get("path")), None))
     dropped = 0
     if max_images is not None and len(images) > max_images:
         keep = np.unique(np.round(np.linspace(0, len(images) - 1, max(max_images, 1))).astype(int))
@@ -72,16 +85,37 @@ def mllm_row_to_example(row: Mapping[str, Any], frames: Sequence[np.ndarray | No
     )
 
 
+def _where(row: Mapping[str, Any]) -> str:
+    meta = row.get("metadata") or {}
+    return f"{meta.get('file_path')}#{meta.get('sequence_idx')}"
+
+
+def no_image_reason(refs: Sequence[Mapping[str, Any]], errors: Sequence[Mapping[str, Any]]) -> str:
+    """The most common reason a window has no frame (``no_screen_yet`` when it has no screen state)."""
+    reasons = Counter(str(e.get("reason", "?")).split(":")[0] for e in errors)
+    if not refs:
+        return "no_screen_yet"
+    return reasons.most_common(1)[0][0] if reasons else "no_frame"
+
+
 class OwaMllmDataset(Dataset):
-    """A saved MLLM dataset (stage 3) as a common-interface dataset of Examples."""
+    """A saved MLLM dataset (stage 3) as a common-interface dataset of Examples.
+
+    Windows without a usable frame raise :class:`MediaMissingError` (the loader counts the skip) and
+    are counted in ``skipped`` by reason, unless ``allow_text_only=True``."""
 
     def __init__(self, mllm_dataset: Any, split: str = "train", name: str = "owa",
-                 dedupe_frames: bool = True, max_cache_size: int = 256, max_images: int | None = 5):
+                 dedupe_frames: bool = True, max_cache_size: int = 256, max_images: int | None = 5,
+                 allow_text_only: bool = False):
+        if not isinstance(allow_text_only, bool):
+            raise ConfigError(f"allow_text_only must be True or False, got {allow_text_only!r}")
         self.name, self.split = name, split
         self.builder = VLMDatasetBuilder(mllm_dataset, image_format="numpy", cache_images=True,
                                          max_cache_size=max_cache_size, split=split)
         self.dedupe_frames = dedupe_frames
         self.max_images = max_images
+        self.allow_text_only = allow_text_only
+        self.skipped: Counter[str] = Counter()  # "no usable frame: <reason>" -> windows
 
     def __len__(self) -> int:
         return len(self.builder)
@@ -89,8 +123,19 @@ class OwaMllmDataset(Dataset):
     def get(self, item: int, rng: np.random.RandomState) -> Example:
         row = self.builder.dataset[int(item)]
         frames, errors = self.builder.load_frames(row["image_refs"])
-        return mllm_row_to_example(row, frames, errors, dataset=self.name, split=self.split, index=int(item),
-                                   dedupe_frames=self.dedupe_frames, max_images=self.max_images)
+        try:
+            return mllm_row_to_example(row, frames, errors, dataset=self.name, split=self.split, index=int(item),
+                                       dedupe_frames=self.dedupe_frames, max_images=self.max_images,
+                                       allow_text_only=self.allow_text_only)
+        except MediaMissingError:
+            reason = no_image_reason(_as_list_of_dicts(row["image_refs"]), errors)
+            self.skipped[f"no usable frame: {reason}"] += 1
+            raise
+
+    def report(self) -> dict[str, Any]:
+        """Windows available and skipped so far (for ``inspect``), plus the stage-3 media summary."""
+        return {"rows": len(self), "examples": len(self), "skipped": dict(self.skipped),
+                "media_summary": self.builder.media_summary}
 
 
 def register_owa_dataset(name: str, mllm_dataset: str | os.PathLike, **options: Any) -> None:

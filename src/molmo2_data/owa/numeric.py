@@ -21,7 +21,7 @@ vk          the virtual-key code of key events
 the held mouse buttons as a bitmask over :data:`BUTTON_CODES` and the number of held keys. Values are
 NaN until the window has shown them: a position from any positioned mouse event, held buttons and keys
 from a ``mouse/state`` / ``keyboard/state`` snapshot (authoritative when it arrives; events update it
-afterwards). Windows carry no history from earlier windows.
+afterwards; the keyboard snapshot's list is ``buttons``, or ``pressed_vk_list`` in 0.3.0 recordings). Windows carry no history from earlier windows.
 """
 
 from __future__ import annotations
@@ -104,12 +104,23 @@ def state_vectors(events: Sequence[DecodedEvent], bin_offsets: Sequence[int], nu
             elif kind == "MouseEvent" and p.get("event_type") == "click" and buttons is not None \
                     and p.get("button") in BUTTON_CODES:
                 (buttons.add if p.get("pressed") else buttons.discard)(BUTTON_CODES[p["button"]])
-            if kind == "KeyboardState" and isinstance(p.get("buttons"), list):
-                keys = {int(v) for v in p["buttons"] if isinstance(v, int)}
+            held = keyboard_state_keys(p) if kind == "KeyboardState" else None
+            if held is not None:
+                keys = held
             elif kind == "KeyboardEvent" and keys is not None and isinstance(p.get("vk"), int):
                 (keys.add if p.get("event_type") == "press" else keys.discard)(p["vk"])
             k += 1
     return out
+
+
+def keyboard_state_keys(payload: dict[str, Any]) -> set[int] | None:
+    """Held VK codes of a KeyboardState payload: ``buttons`` (0.3.2+) or ``pressed_vk_list`` (recordings of
+    mcap-owa-support 0.1.0 / format 0.3.0, OWA.md §4); None when the payload has neither list."""
+    for field in ("buttons", "pressed_vk_list"):
+        value = payload.get(field)
+        if isinstance(value, list):
+            return {int(v) for v in value if isinstance(v, int) and not isinstance(v, bool)}
+    return None
 
 
 def window_vectors(encoded_events: Sequence[str], bin_offsets: Sequence[int], num_bins: int,

@@ -12,7 +12,11 @@ otherwise). ``item = builder[i]`` holds ``instruction``, ``encoded_events``, ``i
   item for all frames the item still needs, and matched by *nearest pts within 1 ms* (OWA pts are ns,
   Matroska stores ms). Frames larger than the recorded ``shape`` (odd sizes padded to even) are cropped.
 * The cache is a true LRU keyed by (resolved path, pts_ns): a hit refreshes the entry, inserting into a
-  full cache evicts the least recently used one; ``get_cache_stats()`` reports real hit/miss counts.
+  full cache evicts the least recently used one; ``get_cache_stats()`` reports real hit/miss counts and
+  ``bytes`` held. Every frame is an array owning its memory (a copy out of the decoder's stacked
+  batch), so one cached frame never pins the whole decoded batch.
+* At construction the builder reads the rows' metadata (no decoding) into ``media_summary`` and warns
+  (:class:`~molmo2_data.owa.media_report.OwaMediaWarning`) when windows have no usable screen frame.
   Each DataLoader worker has its own cache (no shared state, no open file handles between items),
   so the builder is safe to use with ``num_workers > 0``.
 * Formats: ``pil`` RGB ``PIL.Image``; ``numpy`` (H, W, 3) uint8 RGB (read-only when cached);
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import base64
 import os
+import warnings
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
@@ -31,6 +36,7 @@ import numpy as np
 
 from molmo2_data.errors import ConfigError, MediaError, SchemaError
 from molmo2_data.owa.frames import stream_start_seconds
+from molmo2_data.owa.media_report import OwaMediaWarning, format_reasons, mllm_media_summary
 from molmo2_data.owa.numeric import ACTION_FIELDS, STATE_FIELDS
 
 try:  # a torch Dataset when torch is there; the builder itself needs nothing from torch
@@ -50,6 +56,7 @@ class FrameCache:
         self.max_size = max_size
         self.entries: OrderedDict[tuple[str, int | None], np.ndarray] = OrderedDict()
         self.hits = self.misses = self.evictions = 0
+        self.nbytes = 0  # bytes held by the cached arrays (each owns its memory, see put)
 
     def get(self, key: tuple[str, int | None]) -> np.ndarray | None:
         value = self.entries.get(key)
@@ -60,14 +67,22 @@ class FrameCache:
         self.entries.move_to_end(key)
         return value
 
-    def put(self, key: tuple[str, int | None], value: np.ndarray) -> None:
+    def put(self, key: tuple[str, int | None], value: np.ndarray) -> np.ndarray:
+        """Cache ``value`` (copied first when it is a view into a larger array, so the entry holds only
+        its own bytes); returns the array actually cached."""
         if self.max_size <= 0:
-            return
+            return value
+        value = owned(value)
+        old = self.entries.pop(key, None)
+        if old is not None:
+            self.nbytes -= old.nbytes
         self.entries[key] = value
-        self.entries.move_to_end(key)
+        self.nbytes += value.nbytes
         while len(self.entries) > self.max_size:
-            self.entries.popitem(last=False)
+            _, evicted = self.entries.popitem(last=False)
+            self.nbytes -= evicted.nbytes
             self.evictions += 1
+        return value
 
     def stats(self) -> dict[str, Any]:
         total = self.hits + self.misses
@@ -115,6 +130,8 @@ class VLMDatasetBuilder(_Base):
         self.cache = FrameCache(max_cache_size if cache_images else 0)
         self._starts: dict[str, float] = {}
         self.frames_decoded = 0
+        self.media_summary = mllm_media_summary(self.dataset)
+        _warn_missing_media(self.media_summary, split)
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -159,10 +176,10 @@ class VLMDatasetBuilder(_Base):
         for path, by_pts in todo.items():
             for pts, (frame, reason) in self._decode(path, list(by_pts)).items():
                 if frame is not None:
-                    frame = _crop(frame, refs[by_pts[pts][0]])
+                    frame = owned(_crop(frame, refs[by_pts[pts][0]]))  # never a view into the decoded batch
                     if self.cache_images:
                         frame.setflags(write=False)
-                        self.cache.put((path, pts), frame)
+                        frame = self.cache.put((path, pts), frame)
                 for k in by_pts[pts]:
                     out[k] = frame
                     if reason:
@@ -215,10 +232,27 @@ class VLMDatasetBuilder(_Base):
     # -- cache ----------------------------------------------------------------------------------
 
     def get_cache_stats(self) -> dict[str, Any]:
-        return {**self.cache.stats(), "enabled": self.cache_images, "frames_decoded": self.frames_decoded}
+        """Counters plus ``bytes``: the memory the cached frames hold (their own pixels only)."""
+        return {**self.cache.stats(), "bytes": self.cache.nbytes, "enabled": self.cache_images,
+                "frames_decoded": self.frames_decoded}
 
     def clear_cache(self) -> None:
         self.cache = FrameCache(self.cache.max_size)
+
+
+def owned(frame: np.ndarray) -> np.ndarray:
+    """``frame`` itself when it owns its memory, else a compact copy (a view would keep its whole base
+    array alive: one 1.3 MiB frame pinned the 41 MiB decoded batch it came from)."""
+    return frame if frame.base is None else np.array(frame, copy=True, order="C")
+
+
+def _warn_missing_media(summary: Mapping[str, Any], split: str) -> None:
+    n_bad, total = summary.get("windows_without_images", 0), summary.get("windows", 0)
+    reasons = {k: v for k, v in summary.get("without_media", {}).items() if k != "no_screen_yet"}
+    if n_bad or reasons:
+        warnings.warn(f"MLLM split {split!r}: {n_bad} of {total} windows have no usable screen frame"
+                      + (f"; frames unavailable: {format_reasons(reasons)}" if reasons else "")
+                      + " (details: builder.media_summary, metadata.missing_images)", OwaMediaWarning, stacklevel=3)
 
 
 def _as_list_of_dicts(refs: Any) -> list[dict[str, Any]]:
