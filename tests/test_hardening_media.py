@@ -3,6 +3,7 @@ never a hang. Real files, real FIFOs, real PyAV videos, real subprocesses."""
 
 from __future__ import annotations
 
+import json
 import os
 import struct
 import subprocess
@@ -204,3 +205,106 @@ def test_video_frame_size_above_the_limit_is_refused_before_decoding(tmp_path, m
     for mode in ("plan", "sequential", "seek_each"):
         with pytest.raises(MediaDecodeError, match="video frame too large"):
             read_frames_at(path, [0.2], mode=mode)
+
+
+# ------------------------------------------------------------------------------------------------
+# 3. Eval: malformed prediction lines are counted and listed, each (index, annotation, turn) scored once
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def eval_root(tmp_path_factory) -> Path:
+    from molmo2_data.sample import write_sample
+
+    root = tmp_path_factory.mktemp("eval_root")
+    write_sample(root, datasets=["pixmo-cap-qa", "pixmo-count"], progress=False)
+    return root
+
+
+def _bad_predictions_file(path: Path, answer0: str, answer2: str) -> dict[int, str]:
+    """Writes the lines below (line number -> expected reason category); returns that map."""
+    lines: list[tuple[bytes, str | None]] = [
+        (json.dumps({"index": 0, "prediction": answer0}).encode(), None),                       # 1 scored
+        (json.dumps({"index": 0, "annotation": "abc", "prediction": "x"}).encode(), "annotation is not an integer"),
+        (json.dumps({"index": 0, "annotation": None, "prediction": "x"}).encode(), "annotation is not an integer"),
+        (b'{"index": 1, "prediction": "caf\xe9"}', "line is not UTF-8"),                         # latin-1 byte
+        (json.dumps({"index": 0, "turn": 5, "prediction": "x"}).encode(), "turn out of range"),
+        (json.dumps({"index": 0, "turn": 9, "prediction": "x"}).encode(), "turn out of range"),
+        (json.dumps({"index": 0, "turn": 2, "prediction": answer2}).encode(), None),            # 7 scored
+        (json.dumps({"index": 0, "turn": 2, "prediction": "other"}).encode(), "duplicate prediction (first kept)"),
+        (json.dumps({"index": "3", "prediction": "x"}).encode(), "line without integer index and string prediction"),
+        (json.dumps({"index": 1, "prediction": 5}).encode(), "line without integer index and string prediction"),
+        (json.dumps({"index": 1, "turn": "1", "prediction": "x"}).encode(), "turn is not an integer"),
+        (json.dumps({"index": 1, "turn": -1, "prediction": "x"}).encode(), "turn out of range"),
+        (json.dumps({"index": True, "prediction": "x"}).encode(), "line without integer index and string prediction"),
+        (b"", None),
+        (b"[1, 2]", "line without integer index and string prediction"),
+        (b"[" * 100_000, "invalid JSON line"),
+        (json.dumps({"index": 10_000, "prediction": "x"}).encode(), "index out of range"),
+        (json.dumps({"index": 0, "annotation": 3, "prediction": "x"}).encode(), "annotation index out of range"),
+        (b"{not json", "invalid JSON line"),
+    ]
+    path.write_bytes(b"\n".join(raw for raw, _ in lines) + b"\n")
+    return {n: why for n, (_, why) in enumerate(lines, start=1) if why is not None}
+
+
+def test_eval_malformed_lines_counted_listed_and_scored_once(eval_root, tmp_path):
+    from collections import Counter
+
+    from molmo2_data import get_dataset
+    from molmo2_data.eval.runner import evaluate
+
+    ann = get_dataset("pixmo-cap-qa", split="train", root=eval_root).example(0).annotations[0]
+    pairs = [m.content for m in ann.messages if m.role != "system"]
+    assert len(pairs) == 6  # three question/answer pairs: turns 0, 1, 2
+    path = tmp_path / "preds.jsonl"
+    expected = _bad_predictions_file(path, pairs[1], pairs[5])
+    report = evaluate("pixmo-cap-qa", "train", path, root=eval_root)
+    assert [(r["index"], r["reference"]) for r in report["records"]] == [(0, pairs[1]), (0, pairs[5])]
+    assert report["scored"] == 2 and report["overall"]["score"] == 1.0
+    assert report["errors"] == dict(Counter(expected.values()))
+    listed = {x["line"]: x["reason"] for x in report["malformed"]}
+    assert sorted(listed) == sorted(expected)
+    for n, why in expected.items():
+        assert listed[n].startswith(why), (n, listed[n])
+    assert listed[2] == 'annotation is not an integer: annotation is string "abc"'
+    assert listed[3] == "annotation is not an integer: annotation is null"
+    assert listed[4] == "line is not UTF-8: byte 0xe9 at column 32"
+    assert listed[6] == "turn out of range: turn 9, annotation 0 of example 0 has 3"
+    assert report["predictions"] == 18  # every non-blank line
+
+
+def test_eval_python_api_checks_dicts_too(eval_root):
+    from molmo2_data.eval.predictions import PredictionsError
+    from molmo2_data.eval.runner import evaluate, score_annotation
+
+    preds = [{"index": 0, "annotation": None, "prediction": "x"}, {"index": 0, "turn": 7, "prediction": "x"},
+             {"index": 0, "prediction": "x"}]
+    report = evaluate("pixmo-cap-qa", "train", preds, root=eval_root)
+    assert report["scored"] == 1
+    assert [x["line"] for x in report["malformed"]] == [1, 2]
+    from molmo2_data import get_dataset
+
+    ex = get_dataset("pixmo-cap-qa", split="train", root=eval_root).example(0)
+    with pytest.raises(PredictionsError, match="turn 3 out of range: the conversation has 3"):
+        score_annotation(ex.annotations[0], "x", ex, turn=3)
+
+
+def test_eval_cli_prints_malformed_lines_and_validates_flags(eval_root, tmp_path, capsys):
+    from molmo2_data.cli.main import main
+
+    path = tmp_path / "preds.jsonl"
+    _bad_predictions_file(path, "a", "b")
+    assert main(["eval", "--dataset", "pixmo-cap-qa", "--split", "train", "--predictions", str(path),
+                 "--root", str(eval_root), "--show-malformed", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "  line 2: annotation is not an integer: annotation is string \"abc\"\n" in out
+    assert "  line 4: line is not UTF-8: byte 0xe9 at column 32\n" in out
+    assert "  ... and 13 more (all listed under \"malformed\" in the JSON report)" in out
+    saved = json.loads(Path(f"{path}.eval.json").read_text())
+    assert len(saved["malformed"]) == 16 and saved["scored"] == 2
+    for argv in (["--predictions", str(tmp_path / "missing.jsonl")],
+                 ["--predictions", str(path), "--html-examples", "-1"]):
+        with pytest.raises(SystemExit) as info:
+            main(["eval", "--dataset", "pixmo-cap-qa", "--root", str(eval_root), *argv])
+        assert info.value.code == 2

@@ -389,6 +389,11 @@ def report_html(report: Mapping[str, Any], dataset: Any, max_examples: int = 50)
             '<span style="background:rgb(255,40,40)">prediction</span></p>']
     if report.get("errors"):
         body.append(f'<p class="meta">skipped: {html.escape(str(report["errors"]))}</p>')
+    bad = report.get("malformed") or []
+    if bad:
+        items = "".join(f"<li>line {x['line']}: {html.escape(str(x['reason']))}</li>" for x in bad[:max_examples])
+        more = f"<li>... and {len(bad) - max_examples} more (JSON report)</li>" if len(bad) > max_examples else ""
+        body.append(f'<ul class="meta">{items}{more}</ul>')
     for r in records[:max_examples]:
         try:
             ex = dataset.example(r.index)

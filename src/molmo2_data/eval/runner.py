@@ -13,13 +13,14 @@ import os
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from molmo2_data.errors import Molmo2DataError
 from molmo2_data.eval import metrics as m
+from molmo2_data.eval import predictions as pr
+from molmo2_data.eval.predictions import PredictionsError, read_predictions
 from molmo2_data.example import (
     Annotation,
     Caption,
@@ -35,9 +36,8 @@ from molmo2_data.example import (
 from molmo2_data.media.video import probe_video
 from molmo2_data.text import parse
 
-
-class PredictionsError(Molmo2DataError, ValueError):
-    """The predictions file is missing or not JSONL of {"index", "prediction"} objects."""
+__all__ = ["PredictionsError", "Scored", "aggregate", "build_report", "evaluate", "evaluate_predictions",
+           "format_table", "read_predictions", "report_json", "score_annotation"]
 
 
 Overlay = dict[str, Any]
@@ -68,35 +68,6 @@ class Scored:
         return {"index": self.index, "annotation": self.annotation, "kind": self.kind, "style": self.style,
                 "prediction": self.prediction, "reference": self.reference, "primary": self.primary,
                 "score": self.score, "metrics": self.metrics}
-
-
-# --------------------------------------------------------------------------------------------
-# Predictions
-# --------------------------------------------------------------------------------------------
-
-
-def read_predictions(path: str | os.PathLike, errors: Counter | None = None) -> list[dict[str, Any]]:
-    """Parse a predictions JSONL; malformed lines are counted in ``errors`` (not fatal)."""
-    p = Path(path)
-    if not p.is_file():
-        raise PredictionsError(f"predictions file not found: {p}")
-    errors = Counter() if errors is None else errors
-    out = []
-    with p.open(encoding="utf-8") as f:
-        for line in f:
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError:
-                errors["invalid JSON line"] += 1
-                continue
-            if not isinstance(obj, dict) or not isinstance(obj.get("index"), int) \
-                    or not isinstance(obj.get("prediction"), str):
-                errors["line without integer index and string prediction"] += 1
-                continue
-            out.append(obj)
-    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -196,13 +167,24 @@ def _score_track(ann: Track, text: str, ex: Example) -> tuple[dict, str, Overlay
     return metrics, "f1", _frames_overlay(p.timestamps, p.points, p.frame_index, p.track_ids), counts
 
 
-def _assistant_turn(ann: Messages, turn: int) -> tuple[str, str]:
-    """(question, answer) of the ``turn``-th user/assistant pair."""
+def _qa_pairs(ann: Messages) -> list[tuple[str, str]]:
     msgs = [x for x in ann.messages if x.role != "system"]
-    pairs = [(msgs[i].content, msgs[i + 1].content) for i in range(0, len(msgs) - 1, 2)]
-    if not pairs:
-        raise IndexError("no question/answer pair")
-    return pairs[min(max(turn, 0), len(pairs) - 1)]
+    return [(msgs[i].content, msgs[i + 1].content) for i in range(0, len(msgs) - 1, 2)]
+
+
+def n_turns(ann: Annotation) -> int:
+    """How many ``turn`` values an annotation has: its user/assistant pairs for literal messages, else 1."""
+    return len(_qa_pairs(ann)) if isinstance(ann, Messages) else 1
+
+
+def _assistant_turn(ann: Messages, turn: int) -> tuple[str, str]:
+    """(question, answer) of the ``turn``-th user/assistant pair. An out-of-range turn is an error, never
+    clamped: clamping scored one pair several times."""
+    pairs = _qa_pairs(ann)
+    if not 0 <= turn < len(pairs):
+        raise PredictionsError(f"turn {turn} out of range: the conversation has {len(pairs)} question/answer "
+                               "pairs")
+    return pairs[turn]
 
 
 def messages_primary(style: str) -> str:
@@ -284,7 +266,9 @@ def aggregate(records: Sequence[Scored]) -> dict[str, Any]:
 
 
 def build_report(name: str, split: str, records: Sequence[Scored], errors: Mapping[str, int],
-                 n_predictions: int, n_examples: int) -> dict[str, Any]:
+                 n_predictions: int, n_examples: int,
+                 malformed: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
+    """The report dict; ``errors`` counts skipped lines per reason, ``malformed`` lists them (line, reason)."""
     by_style: dict[str, list[Scored]] = defaultdict(list)
     by_kind: dict[str, list[Scored]] = defaultdict(list)
     for r in records:
@@ -293,6 +277,7 @@ def build_report(name: str, split: str, records: Sequence[Scored], errors: Mappi
     return {
         "dataset": name, "split": split, "examples": n_examples, "predictions": n_predictions,
         "scored": len(records), "errors": dict(errors),
+        "malformed": sorted((dict(x) for x in malformed), key=lambda x: x["line"]),
         "overall": aggregate(records),
         "by_style": {k: aggregate(v) for k, v in sorted(by_style.items())},
         "by_kind": {k: aggregate(v) for k, v in sorted(by_kind.items())},
@@ -302,32 +287,49 @@ def build_report(name: str, split: str, records: Sequence[Scored], errors: Mappi
 
 def evaluate_predictions(dataset: Any, predictions: Iterable[Mapping[str, Any]],
                          errors: Counter | None = None, judge: Callable[[str, str], bool] | None = None,
-                         ) -> tuple[list[Scored], Counter]:
-    """Score prediction dicts against a dataset object. Bad indices are counted, not fatal."""
-    errors = Counter() if errors is None else errors
+                         malformed: list[dict[str, Any]] | None = None) -> tuple[list[Scored], Counter]:
+    """Score prediction dicts against a dataset object. A prediction with wrong types, an index,
+    annotation or turn out of range, or an (index, annotation, turn) already scored (the first one wins) is
+    counted in ``errors`` and listed in ``malformed`` (``line`` = the file line, or the 1-based position in
+    ``predictions``); an example that cannot be read is counted the same way. None of these is fatal."""
+    problems = pr.Problems(errors, malformed)
     n = len(dataset)
     cache: dict[int, Example] = {}
     records: list[Scored] = []
     seen: set[tuple[int, int, int]] = set()
-    for pred in predictions:
-        i, k, t = int(pred["index"]), int(pred.get("annotation", 0)), int(pred.get("turn", 0))
+    for pos, raw in enumerate(predictions, start=1):
+        pred = pr.check_prediction(raw, int(raw.get("_line", pos)) if isinstance(raw, Mapping) else pos, problems)
+        if pred is None:
+            continue
+        line, i, k, t = pred["_line"], pred["index"], pred["annotation"], pred["turn"]
         if not 0 <= i < n:
-            errors["index out of range"] += 1
+            problems.add(line, pr.INDEX_RANGE, f"index {i}, the split has {n} examples")
+            continue
+        try:
+            if i not in cache:
+                cache.clear()
+                cache[i] = dataset.example(i)
+            ex = cache[i]
+        except Molmo2DataError as e:
+            problems.add(line, pr.UNREADABLE, f"example {i}: {e}")
+            continue
+        if not 0 <= k < len(ex.annotations):
+            problems.add(line, pr.ANNOTATION_RANGE, f"annotation {k}, example {i} has {len(ex.annotations)}")
+            continue
+        turns = n_turns(ex.annotations[k])
+        if not 0 <= t < turns:
+            problems.add(line, pr.TURN_RANGE, f"turn {t}, annotation {k} of example {i} has {turns}")
             continue
         if (i, k, t) in seen:
-            errors["duplicate prediction (first kept)"] += 1
+            problems.add(line, pr.DUPLICATE, f"index {i}, annotation {k}, turn {t}")
             continue
         seen.add((i, k, t))
-        if i not in cache:
-            cache.clear()
-            cache[i] = dataset.example(i)
-        ex = cache[i]
-        if not 0 <= k < len(ex.annotations):
-            errors["annotation index out of range"] += 1
-            continue
-        records.append(score_annotation(ex.annotations[k], str(pred["prediction"]), ex, index=i, annotation=k,
-                                        turn=t, judge=judge))
-    return records, errors
+        try:
+            records.append(score_annotation(ex.annotations[k], pred["prediction"], ex, index=i, annotation=k,
+                                            turn=t, judge=judge))
+        except Molmo2DataError as e:  # e.g. the video of a track cannot be probed for its size
+            problems.add(line, pr.UNREADABLE, f"example {i}: {e}")
+    return records, problems.counts
 
 
 def evaluate(name: str, split: str, predictions: str | os.PathLike | Iterable[Mapping[str, Any]],
@@ -339,11 +341,16 @@ def evaluate(name: str, split: str, predictions: str | os.PathLike | Iterable[Ma
 
     name = canonical_name(name)
     errors: Counter = Counter()
-    preds = read_predictions(predictions, errors) if isinstance(predictions, str | os.PathLike) \
-        else list(predictions)
+    malformed: list[dict[str, Any]] = []
+    if isinstance(predictions, str | os.PathLike):
+        preds = read_predictions(predictions, errors, malformed)
+        n_lines = len(preds) + len(malformed)
+    else:
+        preds = list(predictions)
+        n_lines = len(preds)
     ds = get_dataset(name, split=split, root=root)
-    records, errors = evaluate_predictions(ds, preds, errors, judge)
-    report = build_report(name, split, records, errors, len(preds), len(ds))
+    records, errors = evaluate_predictions(ds, preds, errors, judge, malformed)
+    report = build_report(name, split, records, errors, n_lines, len(ds), malformed)
     report["_records"] = records  # objects for the HTML report; dropped by report_json
     return report
 
@@ -352,8 +359,9 @@ def report_json(report: Mapping[str, Any]) -> str:
     return json.dumps({k: v for k, v in report.items() if not k.startswith("_")}, indent=1, default=float)
 
 
-def format_table(report: Mapping[str, Any]) -> str:
-    """A plain-text table: one row per question type (style), then per task kind, then overall."""
+def format_table(report: Mapping[str, Any], show_malformed: int = 20) -> str:
+    """A plain-text table: one row per question type (style), then per task kind, then overall; then the
+    first ``show_malformed`` skipped lines (``line N: reason``)."""
     rows: list[tuple[str, str, int, str, str]] = []
 
     def add(group: str, key: str, agg: Mapping[str, Any]) -> None:
@@ -377,4 +385,13 @@ def format_table(report: Mapping[str, Any]) -> str:
     summary = f"{report['scored']} scored of {report['predictions']} predictions ({report['examples']} examples)"
     if report["errors"]:
         summary += "; skipped: " + ", ".join(f"{k} {v}" for k, v in report["errors"].items())
-    return "\n".join([*lines, summary])
+    return "\n".join([*lines, summary, *format_malformed(report, show_malformed)])
+
+
+def format_malformed(report: Mapping[str, Any], limit: int = 20) -> list[str]:
+    """The first ``limit`` skipped lines as ``line N: reason`` (all of them are in the JSON report)."""
+    bad = report.get("malformed") or []
+    out = [f"  line {x['line']}: {x['reason']}" for x in bad[:limit]]
+    if len(bad) > limit:
+        out.append(f"  ... and {len(bad) - limit} more (all listed under \"malformed\" in the JSON report)")
+    return out
