@@ -17,6 +17,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from molmo2_data.errors import ConfigError, StateMismatchError
+
 STATE_VERSION = 1
 
 
@@ -70,7 +72,7 @@ class RankCursor:
     @classmethod
     def fresh(cls, rank: int, world_size: int) -> RankCursor:
         if not 0 <= rank < world_size:
-            raise ValueError(f"rank {rank} is not in [0, {world_size})")
+            raise ConfigError(f"rank {rank} is not in [0, {world_size})")
         return cls(rank=rank, world_size=world_size, next=rank)
 
     def _skip(self, e: int) -> bool:
@@ -96,28 +98,56 @@ class RankCursor:
 
     @classmethod
     def restore(cls, states: dict[str, Any] | Sequence[dict[str, Any]], rank: int, world_size: int) -> RankCursor:
-        """Resume from this rank's state (same world size) or from the states of all old ranks."""
-        if isinstance(states, dict):
-            states = [states]
-        states = list(states)
+        """Resume from this rank's state (a dict: same rank and world size) or from the states of all
+        old ranks (a list: any world size)."""
+        single = isinstance(states, dict)
+        states = [states] if single else list(states)
+        if not states:
+            raise ConfigError("no loader state given")
         for s in states:
-            if s.get("version") != STATE_VERSION:
-                raise ValueError(f"unsupported loader state version {s.get('version')!r}")
+            _check_state(s)
+        if single:
+            s = states[0]
+            if (s["rank"], s["world_size"]) != (rank, world_size):
+                raise StateMismatchError(
+                    f"loader state of rank {s['rank']} of {s['world_size']} cannot resume rank {rank} of "
+                    f"{world_size}; load this rank's own state, or the list of every old rank's state to "
+                    "change the world size")
+        old_ws = {s["world_size"] for s in states}
+        if len(old_ws) != 1:
+            raise StateMismatchError(f"loader states of different world sizes {sorted(old_ws)} cannot be combined")
         old_w = states[0]["world_size"]
         if old_w == world_size:
             mine = [s for s in states if s["rank"] == rank]
             if not mine:
-                raise ValueError(f"no saved state for rank {rank}")
+                raise StateMismatchError(f"no saved state for rank {rank}")
             s = mine[0]
             return cls(rank=rank, world_size=world_size, next=s["next"], buffered=list(s["buffered"]),
                        generations=[Generation.from_dict(g) for g in s["generations"]])
         by_rank = {s["rank"]: s for s in states}
         if sorted(by_rank) != list(range(old_w)):
-            raise ValueError(f"changing the world size from {old_w} to {world_size} needs the states of all "
-                             f"{old_w} old ranks, got ranks {sorted(by_rank)}")
+            raise StateMismatchError(f"changing the world size from {old_w} to {world_size} needs the states of "
+                                     f"all {old_w} old ranks, got ranks {sorted(by_rank)}")
         older = [Generation.from_dict(g) for g in by_rank[0]["generations"]]
         gen = Generation(old_w, [by_rank[r]["next"] for r in range(old_w)],
                          [list(by_rank[r]["buffered"]) for r in range(old_w)], older)
         start = gen.first_unconsumed
         first = start + ((rank - start) % world_size)
         return cls(rank=rank, world_size=world_size, next=first, buffered=[], generations=[gen])
+
+
+def _check_state(s: Any) -> None:
+    """The fields a state needs, with values a rank can have (``next`` on the rank's progression)."""
+    if not isinstance(s, dict):
+        raise ConfigError(f"a loader state must be a dict, got {type(s).__name__}")
+    if s.get("version") != STATE_VERSION:
+        raise ConfigError(f"unsupported loader state version {s.get('version')!r}")
+    missing = [k for k in ("rank", "world_size", "next", "buffered", "generations") if k not in s]
+    if missing:
+        raise ConfigError(f"loader state lacks {', '.join(missing)}")
+    r, w, n = s["rank"], s["world_size"], s["next"]
+    if not all(isinstance(x, int) and not isinstance(x, bool) for x in (r, w, n)) or not 0 <= r < w or n < 0:
+        raise ConfigError(f"loader state has an invalid rank/world_size/next: {r!r}/{w!r}/{n!r}")
+    if n % w != r:
+        raise StateMismatchError(f"loader state of rank {r} of {w} is at index {n}, which is not on that "
+                                 f"rank's progression ({r}, {r + w}, {r + 2 * w}, ...)")

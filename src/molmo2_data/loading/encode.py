@@ -1,7 +1,10 @@
 """Example -> token arrays + vision arrays: the one place the text and vision stages meet.
 
-Knows nothing of mixtures or packing: it encodes one example with its rng, or says why it cannot
-(a counted skip, never an exception that kills a worker).
+Knows nothing of mixtures or packing: it encodes one example with its rng, or says why it cannot.
+:func:`to_failure` is the one place an exception raised while reading or encoding one example becomes
+a counted skip (an :class:`EncodeFailure` with its type, message, dataset, member, rows, index and
+media paths), never an exception that kills a worker. Only ``KeyboardInterrupt``, ``SystemExit`` and
+``MemoryError`` propagate: they are about the process, not the example.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from molmo2_data.errors import Molmo2DataError
+from molmo2_data.errors import MediaError, Molmo2DataError
 from molmo2_data.example import Example
 from molmo2_data.text.tokenize import TokenizeConfig, tokenize_example
 from molmo2_data.text.tokenizer import Molmo2Tokenizer
@@ -42,10 +45,54 @@ class EncodedExample:
         return 0 if self.pixels is None else len(self.pixels)
 
 
+class SequenceTooLongError(Molmo2DataError):
+    """The example cannot fit the sequence without cutting vision tokens or all of its loss tokens."""
+
+
 @dataclass
 class EncodeFailure:
-    reason: str
+    """Why one example was skipped. ``metadata``: index, member, dataset, item, epoch, rows, media."""
+
+    error_type: str
+    message: str
     metadata: dict[str, Any]
+
+    @property
+    def reason(self) -> str:
+        return f"{self.error_type}: {self.message}"
+
+    def record(self) -> dict[str, Any]:
+        """One skip as a flat JSON-able dict (a line of ``--skips-jsonl``)."""
+        m = self.metadata
+        return {"index": m.get("index"), "member": m.get("member"), "dataset": m.get("dataset"),
+                "item": m.get("item"), "epoch": m.get("epoch"), "rows": list(m.get("rows") or []),
+                "media": list(m.get("media") or []), "error_type": self.error_type, "message": self.message}
+
+
+def media_paths(example: Example | None) -> list[str]:
+    """The files (or source URLs) an example's media come from, for skip reports."""
+    if example is None:
+        return []
+    out = [str(im.path or im.source) for im in example.images if (im.path or im.source)]
+    if example.video is not None:
+        out.append(str(example.video.path))
+    return out
+
+
+def to_failure(error: Exception, metadata: dict[str, Any], example: Example | None = None) -> EncodeFailure:
+    """The one place an exception about one example becomes a counted skip."""
+    if isinstance(error, MemoryError):  # about the process, not the example
+        raise error
+    meta = dict(metadata)
+    if example is not None:
+        meta.setdefault("dataset", example.metadata.dataset)
+        meta.setdefault("rows", [int(r) for r in example.metadata.rows])
+    path = getattr(error, "path", None) if isinstance(error, MediaError) else None
+    media = [str(path)] if path else media_paths(example)
+    if media:
+        meta["media"] = media
+    message = str(error) or repr(error)
+    return EncodeFailure(type(error).__name__, message[:500], meta)
 
 
 class ExampleEncoder:
@@ -62,22 +109,33 @@ class ExampleEncoder:
 
     def encode(self, example: Example, rng: np.random.RandomState,
                metadata: dict[str, Any] | None = None) -> EncodedExample | EncodeFailure:
-        meta = {"dataset": example.metadata.dataset, "rows": list(example.metadata.rows), **(metadata or {})}
+        """The encoded example, or why it was skipped."""
         try:
-            vis = self.vision(example, rng, p_high_res=self.p_high_res.get(example.metadata.dataset))
-            if isinstance(vis, VideoInputs):
-                tok = tokenize_example(example, self.tokenizer, self.config, rng, vision=vis.tokens,
-                                       frame_times=vis.frame_times, subtitle_text=vis.subtitle_text)
-            else:
-                tok = tokenize_example(example, self.tokenizer, self.config, rng,
-                                       vision=None if vis is None else vis.tokens)
-        except (Molmo2DataError, OSError, ValueError) as e:
-            return EncodeFailure(f"{type(e).__name__}: {str(e)[:200]}", meta)
+            return self.encode_or_raise(example, rng, metadata)
+        except Exception as e:  # noqa: BLE001 - every example-level error is a counted skip
+            return to_failure(e, dict(metadata or {}), example)
+
+    def encode_or_raise(self, example: Example, rng: np.random.RandomState,
+                        metadata: dict[str, Any] | None = None) -> EncodedExample:
+        """The encoded example; raises whatever went wrong (see :func:`to_failure`)."""
+        meta = {"dataset": example.metadata.dataset, "rows": [int(r) for r in example.metadata.rows],
+                **(metadata or {})}
+        dropped = getattr(example.metadata, "dropped", None) or {}
+        if dropped:
+            meta["dropped"] = {str(k): int(v) for k, v in dropped.items()}
+        vis = self.vision(example, rng, p_high_res=self.p_high_res.get(example.metadata.dataset))
+        if isinstance(vis, VideoInputs):
+            tok = tokenize_example(example, self.tokenizer, self.config, rng, vision=vis.tokens,
+                                   frame_times=vis.frame_times, subtitle_text=vis.subtitle_text)
+        else:
+            tok = tokenize_example(example, self.tokenizer, self.config, rng,
+                                   vision=None if vis is None else vis.tokens)
         n = len(tok.input_ids)
         if n > self.sequence_length:
             keep = self.sequence_length
             if tok.n_vision_tokens + 1 > keep or not (tok.loss_weights[:keep] > 0).any():
-                return EncodeFailure(f"too long: {n} tokens > {keep} (would cut vision or all loss tokens)", meta)
+                raise SequenceTooLongError(f"{n} tokens > sequence length {keep} (would cut vision or all loss "
+                                           "tokens); raise the sequence length or lower max_frames")
             meta["truncated_from"] = n
         else:
             keep = n

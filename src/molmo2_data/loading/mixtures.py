@@ -13,6 +13,7 @@ import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from numbers import Real
 from pathlib import Path
 from typing import Any
 
@@ -173,30 +174,69 @@ def seed_sft(name: str = "sft") -> Mixture:
     return Mixture(name, (Group("sft", 1.0, tuple(_m(n) for n in SEED_SFT_DATASETS)),))
 
 
+def check_rate(what: str, value: Any) -> float:
+    """A finite real number >= 0 (not a string, not a bool), as a float."""
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(float(value)) or value < 0:
+        raise ConfigError(f"{what} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+def _member_name(mixture: str, name: Any) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError(f"mixture {mixture!r}: dataset names must be non-empty strings, got {name!r}")
+    return name
+
+
 def custom_mixture(spec: Mapping[str, Any] | str | os.PathLike, name: str = "custom") -> Mixture:
     """A mixture from a dict or a YAML/JSON file: either ``{dataset: rate, ...}`` (rates used as given) or
     ``{"groups": {group: {"rate": r, "members": {dataset: size_or_null}}}}`` (√size inside a group,
-    sizes as virtual-size caps)."""
+    sizes as virtual-size caps). Rates and sizes must be finite numbers >= 0 with at least one rate > 0;
+    anything else is a :class:`ConfigError` naming the member (and the file)."""
+    where = ""
     if not isinstance(spec, Mapping):
+        if not isinstance(spec, str | os.PathLike):
+            raise ConfigError(f"a mixture must be a mapping or a YAML/JSON file path, got {type(spec).__name__}")
         p = Path(spec)
-        spec = read_config_file(p)
-        name = p.stem
+        if not p.is_file():
+            raise ConfigError(f"{p}: no such mixture file" if not p.exists() else f"{p}: not a regular file")
+        spec = read_config_file(p)  # ConfigError naming the file (and line) when unparsable
+        name, where = p.stem, f"{p}: "
     if not isinstance(spec, Mapping) or not spec:
-        raise ConfigError("a mixture must be a non-empty mapping")
+        raise ConfigError(f"{where}a mixture must be a non-empty mapping, got {type(spec).__name__}")
+    try:
+        mix = _parse_mixture(spec, name)
+    except ConfigError as e:
+        raise ConfigError(f"{where}{e}") from None
+    return mix
+
+
+def _parse_mixture(spec: Mapping[str, Any], name: str) -> Mixture:
     if "groups" in spec:
+        if not isinstance(spec["groups"], Mapping) or not spec["groups"]:
+            raise ConfigError(f"mixture {name!r}: 'groups' must be a non-empty mapping")
         groups = []
         for gname, g in spec["groups"].items():
-            if "rate" not in g or "members" not in g:
+            if not isinstance(g, Mapping) or "rate" not in g or "members" not in g:
                 raise ConfigError(f"mixture group {gname!r} needs 'rate' and 'members'")
+            rate = check_rate(f"mixture {name!r}: rate of group {gname!r}", g["rate"])
             members = g["members"]
             if isinstance(members, Sequence) and not isinstance(members, str):
                 members = {m: None for m in members}
-            groups.append(Group(gname, float(g["rate"]), tuple(_m(ds, size=sz) for ds, sz in members.items())))
-        return Mixture(name, tuple(groups))
-    for ds, r in spec.items():
-        if not isinstance(r, int | float) or r < 0:
-            raise ConfigError(f"mixture rate of {ds!r} must be a number >= 0, got {r!r}")
-    return Mixture(name, tuple(Group(ds, float(r), (_m(ds, size=1),)) for ds, r in spec.items()))
+            if not isinstance(members, Mapping) or not members:
+                raise ConfigError(f"mixture {name!r}: group {gname!r} needs a non-empty list or mapping of members")
+            group = []
+            for ds, sz in members.items():
+                ds = _member_name(name, ds)
+                size = None if sz is None else check_rate(f"mixture {name!r}: size of member {ds!r}", sz)
+                group.append(_m(ds, size=size))
+            groups.append(Group(str(gname), rate, tuple(group)))
+        mix = Mixture(name, tuple(groups))
+    else:
+        rates = {_member_name(name, ds): check_rate(f"mixture {name!r}: rate of {ds!r}", r) for ds, r in spec.items()}
+        mix = Mixture(name, tuple(Group(ds, r, (_m(ds, size=1),)) for ds, r in rates.items()))
+    if not any(g.rate > 0 for g in mix.groups):
+        raise ConfigError(f"mixture {name!r}: every rate is 0; at least one must be > 0")
+    return mix
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ import threading
 from collections.abc import Iterator
 from typing import Generic, TypeVar
 
+from molmo2_data.loading.lifecycle import track_prefetcher, untrack
+
 T = TypeVar("T")
 
 _END = object()
@@ -31,16 +33,18 @@ class Prefetcher(Generic[T]):
     collection) stops the thread after the item it is on, waits for it, and closes ``items``: whoever
     shares state with ``items`` may use that state again once ``close`` returns."""
 
-    def __init__(self, items: Iterator[T], depth: int):
+    def __init__(self, items: Iterator[T], depth: int, stop: threading.Event | None = None):
+        """``stop``: an event the producer's source may watch too, to stop between items of its own."""
         self._items = items
         self._depth = depth
-        self._stop = threading.Event()
+        self._stop = stop if stop is not None else threading.Event()
         self._queue: queue.Queue = queue.Queue(maxsize=max(depth, 1))
         self._thread: threading.Thread | None = None
         self._done = False
         if depth > 0:
             self._thread = threading.Thread(target=self._produce, name="molmo2-batch-prefetch", daemon=True)
             self._thread.start()
+            track_prefetcher(self)  # joined at interpreter exit, before torch tears down
 
     def _put(self, item: object) -> bool:
         while not self._stop.is_set():
@@ -77,7 +81,14 @@ class Prefetcher(Generic[T]):
             except StopIteration:
                 self._done = True
                 raise
-        item = self._queue.get()
+        while True:
+            try:
+                item = self._queue.get(timeout=0.5)
+                break
+            except queue.Empty:
+                if not self._thread.is_alive() and self._queue.empty():  # died without a word
+                    self._done = True
+                    raise RuntimeError("the batch prefetch thread ended unexpectedly") from None
         if item is _END:
             self._done = True
             raise StopIteration
@@ -92,6 +103,8 @@ class Prefetcher(Generic[T]):
         self._stop.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
+            if not self._thread.is_alive():
+                untrack(self)
         elif self._thread is None:
             close = getattr(self._items, "close", None)
             if close is not None:
@@ -100,3 +113,8 @@ class Prefetcher(Generic[T]):
     def __del__(self) -> None:
         self._done = True
         self._stop.set()  # no join here: a finaliser must not block
+
+    @property
+    def alive(self) -> bool:
+        """Whether the producer thread is still running."""
+        return self._thread is not None and self._thread.is_alive()

@@ -15,7 +15,7 @@ from typing import Any
 from molmo2_data.datasets import get_dataset
 from molmo2_data.datasets.base import Dataset, rng_for_index
 from molmo2_data.errors import DatasetNotAvailableError
-from molmo2_data.loading.encode import EncodedExample, EncodeFailure, ExampleEncoder
+from molmo2_data.loading.encode import EncodedExample, EncodeFailure, ExampleEncoder, to_failure
 from molmo2_data.loading.mixtures import Member, Mixture
 from molmo2_data.loading.sampler import MixtureSampler
 
@@ -77,15 +77,18 @@ class StageSource:
         return self.members[int(d[0])], int(item[0]), int(epoch[0])
 
     def encode(self, e: int) -> EncodedExample | EncodeFailure:
+        """Read and encode global example ``e``; any error about this one example (reading the row,
+        decoding its media, tokenizing) becomes a counted skip via :func:`to_failure`."""
         member, item, epoch = self.draw(e)
         meta = {"index": e, "member": member.member.name, "item": item, "epoch": epoch}
+        example = None
         try:
             ds = self._open(member.member)
             rng = rng_for_index(item, epoch)
             example = ds.example(item, rng)
-        except Exception as ex:  # a bad row must not kill a worker: counted as a skip
-            return EncodeFailure(f"{type(ex).__name__}: {str(ex)[:200]}", {"dataset": member.member.dataset, **meta})
-        return self.encoder.encode(example, rng, meta)
+            return self.encoder.encode_or_raise(example, rng, meta)
+        except Exception as ex:  # noqa: BLE001 - a bad row must not kill a worker (MemoryError re-raised)
+            return to_failure(ex, {"dataset": member.member.dataset, **meta}, example)
 
     def report(self) -> dict[str, Any]:
         return {"mixture": self.mixture.name, "rates": {k: round(v, 6) for k, v in self.rates.items()},
