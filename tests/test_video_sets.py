@@ -539,7 +539,7 @@ def test_capeval_file_names_clips_and_true_statements(sample_root: Path) -> None
     assert ego4d_clip_name("abc", 3.0, 7.25) == "abc_bounded_decimal_2_3.0_7.25"
     assert ego4d_clip_name("abc", 12.50, 20.1) == "abc_bounded_decimal_2_12.5_20.1"
     from molmo2_data.datasets.media_store import VideoFinder
-    from molmo2_data.datasets.molmo2_video import Molmo2CapEval
+    from molmo2_data.datasets.molmo2_video_eval import Molmo2CapEval
 
     needs = Molmo2CapEval.video_needs(read_table(first_table(sample_root, "molmo2-capeval")))
     assert len(needs) == 21 and ("vimeo", "vimeo_100000") in needs  # what `download` checks for
