@@ -153,3 +153,292 @@ def test_loader_counts_image_less_desktop_windows(recs: dict[str, Path], tmp_pat
             next(it)
     skipped = dl.report["skipped"]
     assert skipped.get("owa-hardening-novideo: MediaMissingError", 0) > 0, skipped
+
+
+# ---------------------------------------------------------------------------------------------------
+# 3. outputs are never written over inputs or earlier runs without --overwrite
+# ---------------------------------------------------------------------------------------------------
+
+
+def _tree(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha1(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_output_may_not_overlap_an_input(recs: dict[str, Path], tmp_path: Path,
+                                         capsys: pytest.CaptureFixture) -> None:
+    ev = tmp_path / "ev"
+    build_event_dataset(recs["good"], ev, test_percent=0.5)
+    before = _tree(ev)
+    for out, extra in ((ev, []), (ev, ["--overwrite"]), (ev / "sub", ["--overwrite"]), (tmp_path, ["--overwrite"])):
+        assert status(["owa", "bin", "--input-dir", str(ev), "--output-dir", str(out), *extra]) == 2
+        err = capsys.readouterr().err
+        assert "input directory" in err and str(out) in err
+    assert _tree(ev) == before  # the stage-1 data is intact
+    # stage 1: the recordings folder is an input too
+    assert status(["owa", "events", "--train-dir", str(recs["good"]), "--output-dir", str(recs["good"] / "ev"),
+                   "--overwrite"]) == 2
+    assert "is inside the input directory" in capsys.readouterr().err and not (recs["good"] / "ev").exists()
+
+
+def test_non_empty_output_needs_overwrite_and_leaves_no_stale_split(recs: dict[str, Path], tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture) -> None:
+    from datasets import load_from_disk
+
+    out = tmp_path / "ev"
+    assert status(["owa", "events", "--train-dir", str(recs["good"]), "--test-percent", "0.5",
+                   "--output-dir", str(out)]) == 0
+    assert sorted(load_from_disk(str(out))) == ["test", "train"]
+    one = tmp_path / "one"
+    one.mkdir()
+    for f in ("a.mcap", "a.mkv"):
+        shutil.copy(recs["good"] / f, one / f)
+    capsys.readouterr()
+    assert status(["owa", "events", "--train-dir", str(one), "--output-dir", str(out)]) == 2
+    assert "is not empty; pass --overwrite" in capsys.readouterr().err
+    assert sorted(load_from_disk(str(out))) == ["test", "train"]  # untouched
+    assert status(["owa", "events", "--train-dir", str(one), "--output-dir", str(out), "--overwrite"]) == 0
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["train"]  # the old test/ split is gone
+    dd = load_from_disk(str(out))
+    assert sorted(dd) == ["train"] and set(dd["train"]["file_path"]) == {str((one / "a.mcap").resolve())}
+
+
+# ---------------------------------------------------------------------------------------------------
+# 4. split after reading; readable reasons; .MCAP files
+# ---------------------------------------------------------------------------------------------------
+
+
+def _seed_putting_first_in_test(names: list[str]) -> int:
+    """A seed for which the pre-#12 rule (split before reading, n_test = 1 of 2) made ``names[0]`` the
+    test file, i.e. the good file left train empty."""
+    for seed in range(100):
+        if min(names, key=lambda n: hashlib.sha1(f"{seed}:{n}".encode()).hexdigest()) == names[0]:
+            return seed
+    raise AssertionError("no such seed")
+
+
+def test_split_only_readable_files_with_readable_reasons(recs: dict[str, Path], tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(recs["good"] / "a.mcap", src / "good.mcap")
+    shutil.copy(recs["good"] / "a.mkv", src / "a.mkv")
+    (src / "junk.mcap").write_bytes(b"this is not an mcap file at all" * 4)
+    seed = _seed_putting_first_in_test(["good.mcap", "junk.mcap"])
+    ev = tmp_path / "ev"
+    assert status(["owa", "events", "--train-dir", str(src), "--test-percent", "0.5", "--seed", str(seed),
+                   "--output-dir", str(ev)]) == 0
+    out = capsys.readouterr().out
+    manifest = json.loads((ev / "owa_manifest.json").read_text())
+    good, junk = str((src / "good.mcap").resolve()), str((src / "junk.mcap").resolve())
+    assert manifest["splits"] == {"train": [good], "test": []}
+    assert manifest["unassigned"] == {junk: f"{junk}: not an MCAP file (bad magic)"}
+    assert manifest["files"][junk]["reason"] == "not_mcap" and manifest["files"][junk]["split"] is None
+    assert f"not in any split: {junk}: {junk}: not an MCAP file (bad magic)" in out
+    # the next stages work on the train split (it used to be empty: "ConfigError: no split 'train'")
+    build_binned_dataset(ev, tmp_path / "bins")
+    build_mllm_dataset(tmp_path / "bins", tmp_path / "mllm", sequence_length=100)
+    assert len(VLMDatasetBuilder(str(tmp_path / "mllm"), split="train")) == 1
+
+
+def test_damaged_files_get_readable_reasons(recs: dict[str, Path], tmp_path: Path) -> None:
+    data = (recs["good"] / "a.mcap").read_bytes()
+    cases = {"cut.mcap": (data[:700], "truncated", "truncated MCAP file (ends inside a record)"),
+             "magic.mcap": (data[:8], "truncated", "truncated MCAP file (ends inside a record)"),
+             "zero.mcap": (b"", "empty_file", "empty file (0 bytes, not an MCAP file)"),
+             "text.mcap": (b"hello" * 10, "not_mcap", "not an MCAP file (bad magic)")}
+    for name, (blob, code, text) in cases.items():
+        (tmp_path / name).write_bytes(blob)
+        try:
+            rec = read_recording(tmp_path / name)
+            got = (rec.error_reason, rec.error)
+        except Exception as e:  # noqa: BLE001 - the typed error is checked below
+            assert type(e).__name__ == "RecordingError", repr(e)
+            got = (e.reason, str(e).split(": ", 1)[1])
+        assert got == (code, text), name
+        assert "EndOfFile" not in got[1] and "unpack requires" not in got[1]
+
+
+def test_upper_case_extension_is_read_and_counted(recs: dict[str, Path], tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(recs["good"] / "a.mcap", src / "lower.mcap")
+    shutil.copy(recs["good"] / "a.mcap", src / "UPPER.MCAP")
+    shutil.copy(recs["good"] / "a.mkv", src / "a.mkv")
+    dd = build_event_dataset(src, tmp_path / "ev", test_percent=0.5)
+    files = dd.manifest["files"]
+    upper = str((src / "UPPER.MCAP").resolve())
+    assert sorted(Path(f).name for f in files) == ["UPPER.MCAP", "lower.mcap"]
+    assert files[upper]["status"] == "ok" and files[upper]["kept"] == files[str((src / "lower.mcap").resolve())]["kept"]
+    assert sum(len(d) for d in dd.values()) == 2 * files[upper]["kept"]
+
+
+# ---------------------------------------------------------------------------------------------------
+# 5. an unwritable output fails first, with the path, exit 2
+# ---------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def read_only_dir(tmp_path: Path):
+    """An existing, empty directory nobody can write into (chattr +i as root, chmod otherwise)."""
+    d = tmp_path / "ro"
+    d.mkdir()
+    if os.geteuid() == 0:
+        if shutil.which("chattr") is None or subprocess.run(["chattr", "+i", str(d)], capture_output=True).returncode:
+            pytest.skip("running as root without chattr +i: cannot make a read-only directory")
+        try:
+            yield d
+        finally:
+            subprocess.run(["chattr", "-i", str(d)], check=False)
+    else:
+        d.chmod(0o555)
+        try:
+            yield d
+        finally:
+            d.chmod(0o755)
+
+
+def test_unwritable_output_fails_before_any_work(recs: dict[str, Path], read_only_dir: Path,
+                                                 monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    from molmo2_data.owa import events
+
+    read = []
+    original = events.process_file
+    monkeypatch.setattr(events, "process_file", lambda path, rates: read.append(path) or original(path, rates))
+    assert status(["owa", "events", "--train-dir", str(recs["good"]), "--output-dir", str(read_only_dir)]) == 2
+    err = capsys.readouterr().err
+    assert f"output directory {read_only_dir} is not writable" in err and "Traceback" not in err
+    assert read == []  # no recording was read
+    assert status(["owa", "events", "--train-dir", str(recs["good"]),
+                   "--output-dir", str(read_only_dir / "new" / "ev")]) == 2
+    assert f"output directory {read_only_dir / 'new' / 'ev'} is not writable" in capsys.readouterr().err
+    assert read == []
+
+
+def test_output_below_a_file_is_a_usage_error(recs: dict[str, Path], tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(ConfigError, match="afile/ev is not writable"):
+        build_event_dataset(recs["good"], tmp_path / "afile" / "ev")
+    with pytest.raises(ConfigError, match="exists and is not a directory"):
+        build_event_dataset(recs["good"], tmp_path / "afile")
+
+
+# ---------------------------------------------------------------------------------------------------
+# 6. the frame cache holds frames, not the decoded batch they came from
+# ---------------------------------------------------------------------------------------------------
+
+
+def test_cache_holds_owned_frames_and_reports_bytes(recs: dict[str, Path]) -> None:
+    builder = VLMDatasetBuilder(_empty_mllm(), image_format="numpy", max_cache_size=1)
+    video = str(recs["good"] / "a.mkv")
+    refs = [{"path": video, "pts_ns": ms * 1_000_000, "bin_idx": k} for k, ms in enumerate(FRAME_MS)]
+    frames, errors = builder.load_frames(refs)  # one decode call: the five frames come out of one batch
+    assert errors == []
+    (key, cached), = builder.cache.entries.items()
+    assert key == (video, FRAME_MS[-1] * 1_000_000)
+    assert cached.base is None and cached.nbytes == 48 * 64 * 3  # owns exactly one frame
+    assert np.abs(cached.reshape(-1, 3).mean(0) - COLORS[-1]).max() < 8
+    assert all(f.base is None for f in frames)  # returned frames do not pin the batch either
+    stats = builder.get_cache_stats()
+    assert stats["bytes"] == 48 * 64 * 3 and stats["size"] == 1 and stats["evictions"] == 4
+
+
+def _empty_mllm():
+    from datasets import Dataset
+
+    from molmo2_data.owa.sequences import mllm_features
+
+    return Dataset.from_dict({k: [] for k in mllm_features()}, features=mllm_features())
+
+
+# ---------------------------------------------------------------------------------------------------
+# 7. 0.3.0 keyboard state (pressed_vk_list, written by mcap-owa-support 0.1.0)
+# ---------------------------------------------------------------------------------------------------
+
+
+def test_pressed_vk_list_fills_keys_held(tmp_path: Path) -> None:
+    """A recording in the 0.3.0 format (library mcap-owa-support 0.1.0; OWA.md §4: KeyboardState field
+    ``pressed_vk_list``), written with the mcap writer: keys_held follows the raw snapshots."""
+    src = tmp_path / "src"
+    src.mkdir()
+    write_video(src / "v.mkv")
+    events = recording_events("0.3", "v.mkv")
+    snapshots = [(T0 + 5_000_000, [162]), (T0 + 255_000_000, [162, 67]), (T0 + 605_000_000, [])]
+    events += [("keyboard/state", "owa.env.desktop.msg.KeyboardState", t, {"pressed_vk_list": vks})
+               for t, vks in snapshots]
+    write_mcap(src / "old.mcap", sorted(events, key=lambda e: e[2]), library="mcap-owa-support 0.1.0; mcap 1.2.1")
+    raw = [(e.timestamp_ns, json.loads(e.msg)["pressed_vk_list"]) for e in read_recording(src / "old.mcap").events
+           if e.topic == "keyboard/state"]
+    assert raw == snapshots
+    build_event_dataset(src, tmp_path / "ev", rates={})
+    build_binned_dataset(tmp_path / "ev", tmp_path / "bins", fps=10,
+                         keep_topics=["screen", "keyboard", "keyboard/state", "mouse"])
+    row = build_mllm_dataset(tmp_path / "bins", tmp_path / "mllm", sequence_length=100)["train"][0]
+    from molmo2_data.owa.numeric import STATE_FIELDS
+
+    keys_held = np.asarray(row["state_vectors"])[:, STATE_FIELDS.index("keys_held")]
+    start = row["metadata"]["start_timestamp_ns"]
+    width = row["metadata"]["bin_width_ns"]
+    # state at the start of bin b = the last snapshot in an earlier bin, then key events (the 0.3 recording
+    # presses and releases vk 65 at 150/151 ms, in bin 1 - before any snapshot says otherwise)
+    expected = []
+    for b in range(row["metadata"]["num_bins"]):
+        before = [vks for t, vks in snapshots if (t - start) // width < b]
+        expected.append(np.nan if not before else float(len(before[-1])))
+    np.testing.assert_array_equal(keys_held, expected)
+    assert keys_held[3] == 2 and keys_held[9] == 0  # Ctrl+C held after 255 ms, none after 605 ms
+
+
+# ---------------------------------------------------------------------------------------------------
+# every owa flag is validated (exit 2, before any work)
+# ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stage,flags,message", [
+    ("events", ["--test-percent", "150"], "--test-percent"),
+    ("events", ["--test-percent", "0"], "--test-percent"),
+    ("events", ["--workers", "-1"], "--workers"),
+    ("events", ["--seed", "-1"], "--seed"),
+    ("events", ["--rate", "mouse=fast"], "Hz must be a number"),
+    ("events", ["--rate", "mouse=-5"], ">= 0"),
+    ("events", ["--rate", "mouse=inf"], "finite"),
+    ("events", ["--rate", "mouse=nan"], "finite"),
+    ("events", ["--rate", "mouse"], "topic=Hz"),
+    ("events", ["--rate", "=5"], "topic=Hz"),
+    ("bin", ["--fps", "0"], "--fps"),
+    ("bin", ["--fps", "-3"], "--fps"),
+    ("bin", ["--fps", "inf"], "--fps"),
+    ("bin", ["--fps", "2e9"], "--fps"),
+    ("bin", ["--keep-topic", ""], "--keep-topic"),
+    ("sequences", ["--sequence-length", "0"], "--sequence-length"),
+    ("sequences", ["--overlap-ratio", "1"], "--overlap-ratio"),
+    ("sequences", ["--overlap-ratio", "nan"], "--overlap-ratio"),
+    ("sequences", ["--instruction", " "], "--instruction"),
+])
+def test_bad_flag_values_exit_2_before_work(recs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture,
+                                            stage: str, flags: list[str], message: str) -> None:
+    inputs = {"events": ["--train-dir", str(recs["good"])], "bin": ["--input-dir", str(recs["good"])],
+              "sequences": ["--input-dir", str(recs["good"])]}[stage]
+    with pytest.raises(SystemExit) as exc:  # argparse rejects it: nothing was read or written
+        cli_main(["owa", stage, *inputs, "--output-dir", str(tmp_path / "out"), *flags])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    last = err.strip().splitlines()[-1]  # argparse: usage lines, then one "error:" line
+    assert "error: argument" in last and message in last and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_input_dirs_and_api_values(tmp_path: Path, recs: dict[str, Path]) -> None:
+    assert status(["owa", "bin", "--input-dir", str(tmp_path / "nope"), "--output-dir", str(tmp_path / "o")]) == 2
+    assert status(["owa", "events", "--train-dir", str(tmp_path / "nope"), "--output-dir", str(tmp_path / "o")]) == 2
+    # a folder that is not a saved dataset: a usage error naming it, not a datasets traceback
+    assert status(["owa", "bin", "--input-dir", str(recs["good"]), "--output-dir", str(tmp_path / "o")]) == 2
+    ev = tmp_path / "ev"
+    build_event_dataset(recs["good"], ev, test_percent=0.5)
+    for kwargs in ({"fps": float("inf")}, {"fps": float("nan")}, {"fps": True}, {"keep_topics": "screen"}):
+        with pytest.raises(ConfigError):
+            build_binned_dataset(ev, None, **kwargs)
+    with pytest.raises(ConfigError):
+        build_event_dataset(recs["good"], None, workers=-1)
+    with pytest.raises(ConfigError):
+        build_event_dataset(recs["good"], None, rates={"mouse": float("inf")})
