@@ -308,3 +308,78 @@ def test_eval_cli_prints_malformed_lines_and_validates_flags(eval_root, tmp_path
         with pytest.raises(SystemExit) as info:
             main(["eval", "--dataset", "pixmo-cap-qa", "--root", str(eval_root), *argv])
         assert info.value.code == 2
+
+
+# ------------------------------------------------------------------------------------------------
+# 4. Sample writer: atomic writes, unique temp names, hard links replaced by rename
+# ------------------------------------------------------------------------------------------------
+
+SAMPLE_SETS = "pixmo-cap,pixmo-points,pixmo-clocks,molmo2-videotrack"
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def sample_reference(tmp_path_factory) -> dict[str, bytes]:
+    from molmo2_data.sample import write_sample
+
+    root = tmp_path_factory.mktemp("sample_ref")
+    write_sample(root, seed=3, datasets=SAMPLE_SETS.split(","), progress=False)
+    return _tree(root)
+
+
+def test_two_concurrent_sample_processes_into_one_dir(tmp_path, sample_reference):
+    out = tmp_path / "shared"
+    cmd = [sys.executable, "-c", "from molmo2_data.cli.main import main; raise SystemExit(main())",
+           "sample", "--out", str(out), "--seed", "3", "--datasets", SAMPLE_SETS, "--quiet"]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = [(p.wait(timeout=120), p.stderr.read()) for p in procs]
+    for p in procs:
+        p.stdout.close()
+        p.stderr.close()
+    assert [rc for rc, _ in results] == [0, 0], results
+    got = _tree(out)
+    assert sorted(got) == sorted(sample_reference)  # complete, and no temp file left behind
+    assert [k for k in got if got[k] != sample_reference[k]] == []
+
+
+def test_concurrent_sample_threads_into_one_dir(tmp_path, sample_reference):
+    from molmo2_data.sample import write_sample
+
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            write_sample(tmp_path, seed=3, datasets=SAMPLE_SETS.split(","), progress=False)
+        except BaseException as e:  # noqa: BLE001 - collected for the assertion
+            errors.append(e)
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert errors == [] and not any(t.is_alive() for t in threads)
+    got = _tree(tmp_path)
+    assert sorted(got) == sorted(sample_reference)
+    assert [k for k in got if got[k] != sample_reference[k]] == []
+
+
+def test_add_url_file_replaces_a_hard_linked_image_by_rename(tmp_path):
+    from molmo2_data import paths
+    from molmo2_data.sample.context import SampleContext
+
+    ctx = SampleContext(root=tmp_path, seed=0)
+    url = ctx.add_url_file("set/0001.jpg", b"first version")
+    store = paths.url_image_path(url, tmp_path)
+    www = tmp_path / "www" / "set" / "0001.jpg"
+    assert os.stat(store).st_ino == os.stat(www).st_ino  # published as one inode, two names
+    with open(store, "rb") as reader:  # a loader holding the file of the previous run
+        old_inode = os.fstat(reader.fileno()).st_ino
+        ctx.add_url_file("set/0001.jpg", b"second version")
+        assert reader.read() == b"first version"  # the open inode was not rewritten in place
+    assert os.stat(store).st_ino != old_inode and os.stat(store).st_ino == os.stat(www).st_ino
+    assert store.read_bytes() == www.read_bytes() == b"second version"
+    assert sorted(p.name for p in www.parent.iterdir()) == ["0001.jpg"]  # no temp file left

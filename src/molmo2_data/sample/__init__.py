@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from molmo2_data import paths
+from molmo2_data.sample import atomic
 from molmo2_data.sample.context import SAMPLE_URL_BASE, SampleContext, load_truth
 
 SampleWriter = Callable[[SampleContext], None]
@@ -65,5 +66,5 @@ def write_sample(root: str | os.PathLike | None = None, seed: int = 0, datasets:
     if bar is not None:
         bar.close()
     ctx.flush_truth()
-    (root / "SAMPLE_DATA").write_text(f"seed={seed}\n")
+    atomic.write_text(root / "SAMPLE_DATA", f"seed={seed}\n")
     return timings

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from molmo2_data import paths
+from molmo2_data.sample import atomic
 from molmo2_data.tables import write_table
 
 # URL columns of the sample tables point here; the files they name are written under ``<root>/www``
@@ -34,23 +34,21 @@ class SampleContext:
         return np.random.RandomState(int.from_bytes(digest[:4], "little"))
 
     def write_table(self, dataset: str, split: str, table: pa.Table, config: str = "default") -> Path:
-        return write_table(table, paths.table_path(dataset, config, split, self.root))
+        """Write a table atomically under a temp name unique to this process and thread."""
+        path = paths.table_path(dataset, config, split, self.root)
+        with atomic.atomic_path(path) as tmp:
+            write_table(table, tmp)
+        return path
 
     def add_url_file(self, rel_path: str, data: bytes) -> str:
         """Publish bytes at ``SAMPLE_URL_BASE + rel_path`` (under www/) and place them in the local
-        image store as if downloaded. Returns the URL."""
+        image store as if downloaded (a hard link of the www/ file). Returns the URL.
+
+        Both names are replaced by rename, never rewritten in place: the two are hard links of one inode
+        from the previous run, which a running loader may be reading."""
         url = SAMPLE_URL_BASE + rel_path
-        www = self.root / "www" / rel_path
-        www.parent.mkdir(parents=True, exist_ok=True)
-        www.write_bytes(data)
-        dst = paths.url_image_path(url, self.root)
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        if dst.exists():
-            dst.unlink()
-        try:
-            os.link(www, dst)
-        except OSError:
-            shutil.copyfile(www, dst)
+        www = atomic.write_bytes(self.root / "www" / rel_path, data)
+        atomic.link_or_copy(www, paths.url_image_path(url, self.root))
         return url
 
     def video_path(self, source: str, name: str) -> Path:
@@ -70,9 +68,8 @@ class SampleContext:
 
     def flush_truth(self) -> None:
         for dataset, values in self._truth.items():
-            p = paths.ground_truth_path(dataset, self.root)
-            p.parent.mkdir(parents=True, exist_ok=True)
-            p.write_text(json.dumps(values, indent=1, default=_json_default))
+            atomic.write_text(paths.ground_truth_path(dataset, self.root),
+                              json.dumps(values, indent=1, default=_json_default))
 
 
 def _json_default(o: Any) -> Any:

@@ -11,7 +11,7 @@ from PIL import Image
 from molmo2_data import paths
 from molmo2_data.media.clock import clock_style, render_clock
 from molmo2_data.media.image import encode_jpeg, encode_png
-from molmo2_data.sample import sample_writer
+from molmo2_data.sample import atomic, sample_writer
 from molmo2_data.sample.context import SampleContext
 from molmo2_data.sample.draw import (
     BACKGROUNDS,
@@ -458,7 +458,8 @@ def write_pixmo_clocks(ctx: SampleContext, size: int = 192) -> None:
             time_format = TIME_FORMATS[rng.randint(len(TIME_FORMATS))]
             hour_shown, text = _clock_text(hour, minute, second, time_format)
             example_id = f"{split}-{i:06d}"
-            render_clock(hour_shown, minute, second, size=size, style=faces[face]).save(out_dir / f"{example_id}.png")
+            with atomic.atomic_path(out_dir / f"{example_id}.png") as tmp:
+                render_clock(hour_shown, minute, second, size=size, style=faces[face]).save(tmp, format="PNG")
             values = {"example_id": example_id, "watchface_id": f"face-{face:03d}",
                       "watchface_name": f"Sample face {face}", "watch_time": f"{hour:02d}:{minute:02d}:{second or 0:02d}",
                       "time_format": time_format, "shows_seconds": shows_seconds, "hour_visible": hour_shown,

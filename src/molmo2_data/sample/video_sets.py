@@ -25,7 +25,7 @@ import pyarrow as pa
 from PIL import Image, ImageDraw
 
 from molmo2_data import paths
-from molmo2_data.sample import sample_writer
+from molmo2_data.sample import atomic, sample_writer
 from molmo2_data.sample.context import SampleContext
 from molmo2_data.sample.draw import BACKGROUNDS, COLORS, NUMBER_WORDS, SHAPES, DrawnObject, draw_shape, plural
 
@@ -126,9 +126,8 @@ def rgb_to_yuv420p(rgb: np.ndarray) -> np.ndarray:
 def encode_video(path: Path, scene: Scene) -> None:
     """Write the scene as H.264 (yuv420p); frame k has pts k/fps, so it is displayed at k/fps.
     Single-threaded, without assembly and bitexact, so a seed always gives the same bytes."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
-    with av.open(str(tmp), "w", container_options={"fflags": "+bitexact"}) as out:
+    with atomic.atomic_path(path) as tmp, \
+            av.open(str(tmp), "w", container_options={"fflags": "+bitexact"}) as out:  # unique temp name
         stream = out.add_stream("libx264", rate=scene.fps)
         stream.width, stream.height, stream.pix_fmt = scene.width, scene.height, "yuv420p"
         # x264's SIMD paths gave different (equally decodable) bytes from run to run; plain C is exact
@@ -140,7 +139,6 @@ def encode_video(path: Path, scene: Scene) -> None:
             frame.pts, frame.time_base = k, Fraction(1, scene.fps)
             out.mux(stream.encode(frame))
         out.mux(stream.encode(None))
-    tmp.replace(path)
 
 
 def youtube_like_id(rng: np.random.RandomState) -> str:
