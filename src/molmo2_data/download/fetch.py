@@ -291,6 +291,7 @@ class Fetcher:
         except (PermanentFailure, VerifyError) as f:
             unlink_quiet(tmp)
             sched.finished(e, time.monotonic())
+            self._blocked_since.pop(e.host, None)  # the host answers: its pauses are over
             self._finish(Record(item.record_key, FAILED, f.reason, attempts=e.tries + 1))
             return
         except BaseException:
@@ -304,7 +305,10 @@ class Fetcher:
         """Schedule a retry of ``e`` (its host paused on Retry-After), or record why not."""
         opts, now = self.opts, time.monotonic()
         e.tries += 1
-        if f.retry_after is not None:
+        if f.retry_after is None:
+            self._blocked_since.pop(e.host, None)
+            when = now + min(opts.backoff_max, opts.backoff_base * 2 ** (e.tries - 1)) * random.uniform(0.5, 1.5)
+        else:
             since = self._blocked_since.setdefault(e.host, now)
             if now + f.retry_after - since > opts.max_retry_after:
                 self._drop_host(e, f"host paused too long (Retry-After {f.retry_after:.0f} s > max-retry-after "
@@ -312,16 +316,14 @@ class Fetcher:
                 return
             self._sched.pause(e.host, now + f.retry_after)
             when = now + f.retry_after + random.uniform(0, 0.1)
-        else:
-            when = now + min(opts.backoff_max, opts.backoff_base * 2 ** (e.tries - 1)) * random.uniform(0.5, 1.5)
         if e.tries >= opts.attempts or f.reason.startswith("file deadline") or when >= e.started + opts.file_deadline:
             self._finish(Record(e.item.record_key, TRANSIENT, f.reason, attempts=e.tries))
         else:
             self._sched.retry_at(e, when)
 
     def _drop_host(self, e: Entry, reason: str) -> None:
-        """Give up ``e``'s host for this run: its queued URLs are recorded as transient with ``reason``
-        now, URLs of it coming back from a retry timer when they come back."""
+        """Give up ``e``'s host for this run: its queued URLs and those waiting for a retry are recorded
+        as transient with ``reason`` now (retried next run); requests in flight finish as they end."""
         self._dropped[e.host] = reason
         self._finish(Record(e.item.record_key, TRANSIENT, reason, attempts=e.tries))
         for other in self._sched.drain(e.host):

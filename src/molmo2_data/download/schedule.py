@@ -71,10 +71,22 @@ class HostSchedule:
             heapq.heappush(self._timers, (until, next(self._seq), None, host))
 
     def drain(self, host: str) -> list[Entry]:
-        """Remove and return every queued entry of ``host`` (the run gives up on it)."""
+        """Remove and return every entry of ``host``, queued or waiting for a retry (the run gives up
+        on it)."""
         q = self._queues.pop(host, deque())
         self.queued -= len(q)
-        return list(q)
+        out = list(q)
+        keep = []
+        for t in self._timers:
+            if t[2] is not None and t[3] == host:
+                out.append(t[2])
+                self.retrying -= 1
+            else:
+                keep.append(t)
+        if len(keep) != len(self._timers):
+            heapq.heapify(keep)
+            self._timers = keep
+        return out
 
     # -- handing out -------------------------------------------------------------------------------
 
