@@ -383,3 +383,27 @@ def test_add_url_file_replaces_a_hard_linked_image_by_rename(tmp_path):
     assert os.stat(store).st_ino != old_inode and os.stat(store).st_ino == os.stat(www).st_ino
     assert store.read_bytes() == www.read_bytes() == b"second version"
     assert sorted(p.name for p in www.parent.iterdir()) == ["0001.jpg"]  # no temp file left
+
+
+def test_sample_cli_bad_arguments_are_one_line_errors(tmp_path, capsys):
+    from molmo2_data.cli.main import main
+
+    assert main(["sample", "--out", str(tmp_path / "s"), "--datasets", "pixmo-cpa", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: no sample writer for 'pixmo-cpa'; did you mean 'pixmo-cap'")
+    afile = tmp_path / "file"
+    afile.write_text("x")
+    assert main(["sample", "--out", str(afile), "--datasets", "pixmo-cap", "--quiet"]) == 2
+    assert "exists and is not a directory" in capsys.readouterr().err
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if not os.access(locked, os.W_OK):  # root ignores permissions
+            assert main(["sample", "--out", str(locked), "--datasets", "pixmo-cap", "--quiet"]) == 1
+            assert capsys.readouterr().err.startswith(f"error: cannot write sample data to {locked}: Permission denied")
+    finally:
+        locked.chmod(0o700)
+    with pytest.raises(SystemExit) as info:
+        main(["sample", "--seed", "-1"])
+    assert info.value.code == 2

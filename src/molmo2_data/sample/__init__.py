@@ -12,13 +12,23 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from molmo2_data import paths
+from molmo2_data.errors import ConfigError
 from molmo2_data.sample import atomic
 from molmo2_data.sample.context import SAMPLE_URL_BASE, SampleContext, load_truth
 
 SampleWriter = Callable[[SampleContext], None]
+
+
+class UnknownSampleDatasetError(ConfigError, KeyError):
+    """A dataset name without a sample writer (a bad ``--datasets`` value: CLI exit status 2)."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
 SAMPLE_WRITERS: dict[str, SampleWriter] = {}
 
-__all__ = ["SAMPLE_URL_BASE", "SAMPLE_WRITERS", "SampleContext", "load_truth", "sample_writer", "write_sample"]
+__all__ = ["SAMPLE_URL_BASE", "SAMPLE_WRITERS", "SampleContext", "UnknownSampleDatasetError", "load_truth",
+           "sample_writer", "write_sample"]
 
 
 def sample_writer(name: str) -> Callable[[SampleWriter], SampleWriter]:
@@ -47,7 +57,9 @@ def write_sample(root: str | os.PathLike | None = None, seed: int = 0, datasets:
     if unknown:
         from molmo2_data.datasets.base import _unknown
 
-        raise KeyError(_unknown("no sample writer for", unknown[0], sorted(SAMPLE_WRITERS)))
+        raise UnknownSampleDatasetError(_unknown("no sample writer for", unknown[0], sorted(SAMPLE_WRITERS)))
+    if root.exists() and not root.is_dir():
+        raise ConfigError(f"cannot write sample data to {root}: it exists and is not a directory")
     ctx = SampleContext(root=Path(root), seed=seed)
     timings: dict[str, float] = {}
     bar = None
