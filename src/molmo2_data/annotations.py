@@ -185,11 +185,14 @@ class Message:
     def __post_init__(self) -> None:
         if self.role not in ROLES:
             invalid("messages", "unknown role", repr(self.role))
-        if self.role == "system":
-            if not isinstance(self.content, str):
-                invalid("messages", "content is not text", f"got {type(self.content).__name__}")
-        else:
+        if self.role == "user":
             check_text("messages", "content", self.content)
+        elif self.content is None:
+            invalid("messages", "content is missing")
+        elif not isinstance(self.content, str):
+            invalid("messages", "content is not text", f"got {type(self.content).__name__}")
+        # an assistant / system text may be empty (e.g. an action model's "nothing to do" window);
+        # readers of QA data require a non-empty answer through Messages.qa
 
 
 @dataclass
