@@ -442,3 +442,8 @@ def test_missing_input_dirs_and_api_values(tmp_path: Path, recs: dict[str, Path]
         build_event_dataset(recs["good"], None, workers=-1)
     with pytest.raises(ConfigError):
         build_event_dataset(recs["good"], None, rates={"mouse": float("inf")})
+
+
+def test_stage4_on_a_folder_that_is_not_a_dataset(recs: dict[str, Path]) -> None:
+    with pytest.raises(ConfigError, match="is not an MLLM dataset saved by `owa sequences`"):
+        VLMDatasetBuilder(str(recs["good"]))

@@ -15,6 +15,7 @@ See docs/owa.md.
 from molmo2_data.owa.binning import build_binned_dataset
 from molmo2_data.owa.encoder import EventEncoder, EventFormatError
 from molmo2_data.owa.events import build_event_dataset, parse_rates, split_files
+from molmo2_data.owa.media_report import OwaMediaWarning
 from molmo2_data.owa.reader import (
     Event,
     Recording,
@@ -28,7 +29,7 @@ from molmo2_data.owa.reader import (
 from molmo2_data.owa.sequences import build_mllm_dataset, window_bounds
 
 __all__ = [
-    "Event", "EventEncoder", "EventFormatError", "Recording", "RecordingError", "ScreenRef",
+    "Event", "EventEncoder", "EventFormatError", "OwaMediaWarning", "Recording", "RecordingError", "ScreenRef",
     "VLMDatasetBuilder", "OwaMllmDataset", "build_binned_dataset", "build_event_dataset", "build_mllm_dataset",
     "message_kind", "mllm_row_to_example", "parse_rates", "parse_screen", "read_recording",
     "register_owa_dataset", "resolve_media_path", "split_files", "window_bounds",

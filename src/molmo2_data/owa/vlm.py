@@ -96,7 +96,11 @@ def _load_dataset(mllm_dataset: Any, split: str) -> Any:
 
     ds = mllm_dataset
     if isinstance(ds, str | os.PathLike):
-        ds = load_from_disk(os.fspath(ds))
+        try:
+            ds = load_from_disk(os.fspath(ds))
+        except (FileNotFoundError, ValueError, OSError) as e:
+            raise ConfigError(f"{os.fspath(mllm_dataset)} is not an MLLM dataset saved by `owa sequences` "
+                              f"({type(e).__name__}: {str(e)[:160]})") from e
     if isinstance(ds, DatasetDict):
         if split not in ds:
             raise ConfigError(f"MLLM dataset has no split {split!r} (has {sorted(ds)})")
