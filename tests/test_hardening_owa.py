@@ -447,3 +447,13 @@ def test_missing_input_dirs_and_api_values(tmp_path: Path, recs: dict[str, Path]
 def test_stage4_on_a_folder_that_is_not_a_dataset(recs: dict[str, Path]) -> None:
     with pytest.raises(ConfigError, match="is not an MLLM dataset saved by `owa sequences`"):
         VLMDatasetBuilder(str(recs["good"]))
+
+
+def test_overwrite_never_empties_the_current_directory(recs: dict[str, Path], tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    work = tmp_path / "work"
+    (work / "notes").mkdir(parents=True)
+    (work / "notes" / "keep.txt").write_text("mine")
+    monkeypatch.chdir(work / "notes")
+    assert status(["owa", "events", "--train-dir", str(recs["good"]), "--output-dir", str(work), "--overwrite"]) == 2
+    assert (work / "notes" / "keep.txt").read_text() == "mine"

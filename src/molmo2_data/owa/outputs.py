@@ -6,7 +6,8 @@ with a :class:`ConfigError` naming the path (CLI exit status 2) instead of after
 * the output may not be an input, inside an input, or contain an input (not even with ``overwrite``:
   clearing it would delete the data being read);
 * an existing, non-empty output is refused unless ``overwrite=True``, which empties it first (so no
-  split of an earlier run — e.g. a stale ``test/`` — survives next to the new data);
+  split of an earlier run — e.g. a stale ``test/`` — survives next to the new data); the filesystem root,
+  the home directory and any directory containing the current directory are never emptied;
 * the directory is created and a probe file written and removed, so a read-only or otherwise
   unwritable location is reported up front.
 """
@@ -69,6 +70,11 @@ def prepare_output_dir(output_dir: str | os.PathLike, inputs: Iterable[str | os.
 
 
 def _clear(out: Path) -> None:
+    resolved = out.resolve()
+    cwd = Path.cwd().resolve()
+    if resolved == Path(resolved.anchor) or resolved == Path.home().resolve() or _inside(cwd, resolved):
+        raise ConfigError(f"refusing to empty {out} for --overwrite: it is the filesystem root, your home "
+                          "or contains the current directory; choose a dedicated output directory")
     try:
         for child in out.iterdir():
             if child.is_dir() and not child.is_symlink():
