@@ -63,6 +63,9 @@ def _video_stream(container, path: str | os.PathLike, max_pixels: int | None = N
         raise MediaDecodeError(f"no video stream in {path}", path=str(path))
     stream = container.streams.video[0]
     try:
+        if stream.codec_context is None:  # a codec id FFmpeg does not know (e.g. a corrupt header)
+            raise MediaDecodeError(f"no decoder for the video stream of {path} (unknown or corrupt codec)",
+                                   path=str(path))
         check_pixels(stream.codec_context.width, stream.codec_context.height, path, "video frame", max_pixels)
     except MediaDecodeError:
         container.close()
