@@ -296,8 +296,9 @@ def test_malformed_yaml_in_custom_folder_is_reported_and_the_rest_loads(tmp_path
         assert register_configs_in(custom) == ["h12-good"]
     assert len(get_dataset("h12-good")) == 1
     assert len(get_dataset("pixmo-cap", root=root)) > 0
-    with pytest.raises(ConfigError, match=r"h12-broken|a-broken.*a-broken\.yaml, line 4"):
-        get_dataset("a-broken")
+    for name in ("h12-broken", "a-broken"):  # its declared name and its file stem
+        with pytest.raises(ConfigError, match=rf"custom dataset '{name}' is not available: .*a-broken\.yaml, line 4"):
+            get_dataset(name)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert main(["inspect", "--root", str(root)]) == 0
@@ -432,3 +433,11 @@ def test_no_import_cycles_between_readers_registry_example_and_media():
 
     for m in modules:
         assert not reaches(m, m, set()), f"{m} imports itself through a cycle"
+
+
+def test_misspelt_reader_option_is_a_config_error_not_a_silent_default(data_env):
+    with pytest.raises(ConfigError, match="pixmo-cap: unknown option 'moed'; did you mean 'mode'"):
+        get_dataset("pixmo-cap", moed="transcripts")
+    with pytest.raises(ConfigError, match="molmo2-videopoint: p_multi_turn must be in"):
+        get_dataset("molmo2-videopoint", p_multi_turn=2.0)
+    assert get_dataset("pixmo-cap", mode="transcripts").mode == "transcripts"

@@ -12,6 +12,7 @@ turns a group into an :class:`~molmo2_data.example.Example` on ``get``.
 from __future__ import annotations
 
 import difflib
+import inspect
 import os
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -23,7 +24,13 @@ import numpy as np
 import pyarrow as pa
 
 from molmo2_data import paths
-from molmo2_data.errors import AnnotationError, DatasetNotAvailableError, SchemaError, UnknownSplitError
+from molmo2_data.errors import (
+    AnnotationError,
+    ConfigError,
+    DatasetNotAvailableError,
+    SchemaError,
+    UnknownSplitError,
+)
 from molmo2_data.example import Annotation, Example, Metadata, as_example
 from molmo2_data.tables import IndexCache, file_fingerprint, read_table, require_columns, row_dict
 
@@ -182,12 +189,29 @@ class TableDataset(DatasetBase):
         for c in config or ():
             if c not in self.CONFIGS:
                 raise UnknownSplitError(_unknown(f"{self.NAME}: unknown config", c, list(self.CONFIGS)))
+        unknown = sorted(set(options) - self.option_names())
+        if unknown:  # a misspelt option must not silently fall back to the default
+            raise ConfigError(_unknown(f"{self.NAME}: unknown option", unknown[0], sorted(self.option_names()))
+                              if self.option_names() else f"{self.NAME}: unknown option {unknown[0]!r} (it takes none)")
         self.name = self.NAME
         self.root = paths.data_root(root)
         self.options = options
         self.requested_configs = tuple(config) if config else None
         self.skipped: Counter[str] = Counter()
         super().__init__(split)
+
+    @classmethod
+    def option_names(cls) -> set[str]:
+        """The keyword options the reader takes: the named parameters of the constructors in its MRO."""
+        names: set[str] = set()
+        for klass in cls.__mro__:
+            init = klass.__dict__.get("__init__")
+            if init is None or klass in (TableDataset, DatasetBase, Dataset, object):
+                continue
+            for p in inspect.signature(init).parameters.values():
+                if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+                    names.add(p.name)
+        return names - {"self", "split", "config", "root"}
 
     # -- hooks --------------------------------------------------------------------------------
 

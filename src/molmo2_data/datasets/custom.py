@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import warnings
 from collections import Counter
 from collections.abc import Mapping
@@ -368,15 +369,22 @@ def broken_configs() -> list[BrokenConfig]:
     return sorted(_BROKEN_CONFIGS.values(), key=lambda b: b.path)
 
 
-def _config_name(p: Path) -> str:
-    """The ``name:`` a config file declares when it can be read, else its file stem."""
+def _config_names(p: Path) -> list[str]:
+    """The names a broken config may be asked for: the ``name:`` it declares (parsed, or read off a
+    ``name:`` line when the file does not parse) and its file stem."""
+    names = []
     try:
         data = read_config_file(p)
         if isinstance(data, Mapping) and isinstance(data.get("name"), str) and data["name"].strip():
-            return data["name"]
+            names.append(data["name"])
     except Molmo2DataError:
-        pass
-    return p.stem
+        try:
+            m = re.search(r"""^\s*["']?name["']?\s*:\s*["']?([^"'\s,}#]+)""", p.read_text(errors="replace"), re.M)
+            if m:
+                names.append(m.group(1))
+        except OSError:
+            pass
+    return list(dict.fromkeys(names + [p.stem]))
 
 
 def register_configs_in(directory: str | os.PathLike) -> list[str]:
@@ -394,10 +402,11 @@ def register_configs_in(directory: str | os.PathLike) -> list[str]:
                 _BROKEN_CONFIGS.pop(str(p), None)
             except (Molmo2DataError, ValueError, TypeError, OSError) as e:
                 problem = str(e) if str(p) in str(e) else f"{p}: {e}"
-                name = _config_name(p)
-                _BROKEN_CONFIGS[str(p)] = BrokenConfig(str(p), name, problem)
-                if not registry.is_registered(name):
-                    registry.mark_broken(name, ConfigError(f"custom dataset {name!r} is not available: {problem}"))
+                aliases = _config_names(p)
+                _BROKEN_CONFIGS[str(p)] = BrokenConfig(str(p), aliases[0], problem)
+                for name in aliases:
+                    if not registry.is_registered(name):
+                        registry.mark_broken(name, ConfigError(f"custom dataset {name!r} is not available: {problem}"))
                 warnings.warn(f"skipping custom dataset config {p}: {e}", stacklevel=2)
     return names
 

@@ -16,6 +16,7 @@ from molmo2_data.datasets.base import AnnotationSet, select_groups
 from molmo2_data.datasets.media_store import VideoFinder, unique_with_inverse
 from molmo2_data.datasets.molmo2_video import VideoTableDataset, _bool, _coord, _finite_or_none, _floats
 from molmo2_data.datasets.registry import register_dataset
+from molmo2_data.errors import ConfigError
 from molmo2_data.example import Example, Track, VideoPointing, VideoRef
 from molmo2_data.tables import is_bool, is_list, is_number, is_string
 
@@ -54,10 +55,10 @@ class Molmo2VideoPoint(VideoTableDataset):
                  drop_unsure: bool = False, styles: Sequence[str] = ("video_point_count", "video_point"),
                  oversample: bool = False, p_multi_turn: float = 0.2, **kw: Any):
         if not styles or any(not s.startswith("video_") for s in styles):
-            raise ValueError(f"molmo2-videopoint: styles must be non-empty video_* styles, got {styles!r}")
+            raise ConfigError(f"molmo2-videopoint: styles must be non-empty video_* styles, got {styles!r}")
         self.styles = tuple(styles)
         if not 0.0 <= p_multi_turn <= 1.0:
-            raise ValueError(f"molmo2-videopoint: p_multi_turn must be in [0, 1], got {p_multi_turn!r}")
+            raise ConfigError(f"molmo2-videopoint: p_multi_turn must be in [0, 1], got {p_multi_turn!r}")
         super().__init__(split, config, max_seconds=float(max_seconds), min_count=min_count,
                          max_count=max_count, drop_unsure=bool(drop_unsure), oversample=bool(oversample),
                          p_multi_turn=float(p_multi_turn), **kw)

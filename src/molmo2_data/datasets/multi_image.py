@@ -19,6 +19,7 @@ from molmo2_data.annotations import invalid
 from molmo2_data.datasets.base import AnnotationSet, TableDataset
 from molmo2_data.datasets.media_store import url_image_file, url_lists_present
 from molmo2_data.datasets.registry import register_dataset
+from molmo2_data.errors import ConfigError
 from molmo2_data.example import Example, ImageRef, Message, Messages, Metadata, Pointing
 from molmo2_data.tables import is_list, is_string, is_struct, row_dict
 
@@ -334,7 +335,7 @@ class Molmo2MultiImagePoint(TableDataset):
     def __init__(self, split: str = "train", styles: Sequence[str] = STYLES, **kw: Any):
         bad = [s for s in styles if s not in self.MODES]
         if bad or not styles:
-            raise ValueError(f"{self.NAME}: unknown style {bad[:1]} (valid: {', '.join(self.MODES)})")
+            raise ConfigError(f"{self.NAME}: unknown style {bad[:1]} (valid: {', '.join(self.MODES)})")
         self.styles = tuple(styles)
         super().__init__(split, **kw)
 

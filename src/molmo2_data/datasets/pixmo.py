@@ -21,6 +21,7 @@ from molmo2_data.annotations import invalid
 from molmo2_data.datasets.base import AnnotationSet, HeldOut, TableDataset, index_from_mask
 from molmo2_data.datasets.media_store import unique_with_inverse, url_image_file, url_images_present
 from molmo2_data.datasets.registry import register_dataset
+from molmo2_data.errors import ConfigError
 from molmo2_data.example import (
     Caption,
     ClockTime,
@@ -90,7 +91,7 @@ class PixMoCap(UrlImageDataset):
 
     def __init__(self, split: str = "train", mode: str = "caption", **kw: Any):
         if mode not in ("caption", "transcripts"):
-            raise ValueError(f"pixmo-cap: mode must be 'caption' or 'transcripts', got {mode!r}")
+            raise ConfigError(f"pixmo-cap: mode must be 'caption' or 'transcripts', got {mode!r}")
         self.mode = mode
         super().__init__(split, **kw)
 
@@ -199,7 +200,7 @@ class PixMoCapQa(UrlImageDataset):
 
     def __init__(self, split: str = "train", source: str = "question", style: str = "user_qa", **kw: Any):
         if source not in ("question", "messages"):
-            raise ValueError(f"pixmo-cap-qa: source must be 'question' or 'messages', got {source!r}")
+            raise ConfigError(f"pixmo-cap-qa: source must be 'question' or 'messages', got {source!r}")
         self.source = source
         self.style = style
         if source == "messages":

@@ -27,6 +27,7 @@ from molmo2_data.datasets.pixmo import (
     null_rows,
 )
 from molmo2_data.datasets.registry import register_dataset
+from molmo2_data.errors import ConfigError
 from molmo2_data.example import Count, Example, Metadata, Pointing
 from molmo2_data.tables import group_rows, is_integer, is_list, is_string
 
@@ -70,7 +71,7 @@ def _counting_styles(counting: bool | str) -> tuple[str, ...]:
         return ("point_count", "pointing")
     if isinstance(counting, bool):
         return ("point_count",) if counting else ("pointing",)
-    raise ValueError(f"counting must be True, False or 'both', got {counting!r}")
+    raise ConfigError(f"counting must be True, False or 'both', got {counting!r}")
 
 
 def _pointing(label: Any, points: np.ndarray, scale: tuple[float, float], style: str, count: Any = None,
@@ -138,7 +139,7 @@ class PixMoPoints(_CountingMixin, UrlImageDataset):
         if subset in ("all", "both"):
             subset = None
         if subset not in (None, "pointing", "counting"):
-            raise ValueError(f"pixmo-points: subset must be 'pointing', 'counting' or None, got {subset!r}")
+            raise ConfigError(f"pixmo-points: subset must be 'pointing', 'counting' or None, got {subset!r}")
         self.subset = subset
         self.styles = _counting_styles(counting)
         super().__init__(split, subset=subset, **kw)

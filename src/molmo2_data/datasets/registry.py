@@ -22,7 +22,7 @@ def register_dataset(name: str, *, aliases: tuple[str, ...] = (), overwrite: boo
     def decorate(factory: T) -> T:
         for key in (name, *aliases):
             if not overwrite and (key in _REGISTRY or key in _ALIASES) and _resolve(key) is not factory:
-                raise ValueError(f"dataset name {key!r} is already registered")
+                raise ConfigError(f"dataset name {key!r} is already registered")
         _REGISTRY[name] = factory  # type: ignore[assignment]
         for alias in aliases:
             _ALIASES[alias] = name
