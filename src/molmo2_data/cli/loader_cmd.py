@@ -6,6 +6,13 @@ import argparse
 import json
 import time
 import warnings
+from pathlib import Path
+from typing import Any
+
+from molmo2_data.cli.argtypes import existing_file, nonnegative_int, positive_int
+from molmo2_data.errors import ConfigError
+
+TOP_REASONS = 10
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -19,15 +26,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     f"Stages: {', '.join(STAGES)}.",
     )
     p.add_argument("--stage", default="pretraining", choices=list(STAGES))
-    p.add_argument("--batch-size", type=int, default=2, help="packed sequences per step (default 2)")
-    p.add_argument("--steps", type=int, default=5, help="batches to pull (default 5)")
-    p.add_argument("--num-workers", type=int, default=0, help="DataLoader worker processes (default 0)")
-    p.add_argument("--sequence-length", type=int, default=None, help="override the stage's sequence length")
-    p.add_argument("--max-frames", type=int, default=None, help="override the stage's frames per video")
-    p.add_argument("--mixture", default=None, help="custom mixture YAML/JSON file instead of the stage's")
-    p.add_argument("--seed", type=int, default=None, help="data seed (default: the stage's)")
-    p.add_argument("--rank", type=int, default=0)
-    p.add_argument("--world-size", type=int, default=1)
+    p.add_argument("--batch-size", type=positive_int, default=2, help="packed sequences per step (default 2)")
+    p.add_argument("--steps", type=positive_int, default=5, help="batches to pull (default 5)")
+    p.add_argument("--num-workers", type=nonnegative_int, default=0, help="DataLoader worker processes (default 0)")
+    p.add_argument("--sequence-length", type=positive_int, default=None,
+                   help="override the stage's sequence length")
+    p.add_argument("--max-frames", type=positive_int, default=None, help="override the stage's frames per video")
+    p.add_argument("--mixture", type=existing_file, default=None,
+                   help="custom mixture YAML/JSON file instead of the stage's")
+    p.add_argument("--seed", type=nonnegative_int, default=None, help="data seed (default: the stage's)")
+    p.add_argument("--rank", type=nonnegative_int, default=0, help="this rank (0 <= rank < world size)")
+    p.add_argument("--world-size", type=positive_int, default=1)
     p.add_argument("--root", default=None, help="data root (default: $MOLMO_DATA_DIR or ~/.cache/molmo2-data)")
     p.add_argument("--tokenizer", default="qwen3", help="tokenizer (default: the offline Qwen3)")
     p.add_argument("--framework", choices=["torch", "numpy"], default="torch")
@@ -35,6 +44,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--html", default=None, metavar="FILE",
                    help="write a preview page of the first batch: media with points/tracks drawn, video "
                         "frames with timestamps, tokens with loss spans highlighted")
+    p.add_argument("--skips-jsonl", default=None, metavar="FILE",
+                   help="write every skipped example as one JSON line (index, member, dataset, rows, media, "
+                        "error type, message)")
     p.set_defaults(run=run)
 
 
@@ -54,12 +66,13 @@ def _data_root_note(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from molmo2_data.loading.loader import get_dataloader
-    from molmo2_data.loading.preview import achieved_mix, describe_row, packing_fill
     from molmo2_data.text.tokenizer import load_tokenizer
 
+    if args.rank >= args.world_size:
+        raise ConfigError(f"--rank must be < --world-size, got --rank {args.rank} with --world-size {args.world_size}")
+    if args.skips_jsonl is not None and not Path(args.skips_jsonl).expanduser().resolve().parent.is_dir():
+        raise ConfigError(f"--skips-jsonl {args.skips_jsonl}: its folder does not exist")
     note = _data_root_note(args)
     t0 = time.perf_counter()
     tok = load_tokenizer(args.tokenizer)
@@ -69,13 +82,24 @@ def run(args: argparse.Namespace) -> int:
                             rank=args.rank, world_size=args.world_size, tokenizer=tok,
                             sequence_length=args.sequence_length, root=args.root, mixture=args.mixture,
                             max_frames=args.max_frames, framework=args.framework)
+    records: list[dict[str, Any]] = []
+    dl.on_skip = records.append
+    with dl:  # stops the batch thread and the workers however the run ends
+        return _pull(args, dl, tok, note, time.perf_counter() - t0, records)
+
+
+def _pull(args: argparse.Namespace, dl: Any, tok: Any, note: str, t_setup: float,
+          records: list[dict[str, Any]]) -> int:
+    from tqdm import tqdm
+
+    from molmo2_data.loading.preview import achieved_mix, describe_row, packing_fill
+
     report = dl.report
     print(note)
     print(f"stage {args.stage}: mixture {report['mixture']}, {len(report['rates'])} datasets "
           f"(absent: {', '.join(report['absent']) or 'none'})")
     if report.get("note"):
         print(f"  note: {report['note']}")
-    t_setup = time.perf_counter() - t0
     examples = tokens = 0
     fills, metas, first = [], [], None
     t1 = time.perf_counter()
@@ -102,7 +126,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"{args.steps} batches, {examples} examples, {tokens:,} tokens in {dt:.1f} s: "
           f"{examples / dt:.1f} examples/s, {tokens / dt:,.0f} tokens/s (setup {t_setup:.1f} s); "
           f"packing fill {sum(fills) / len(fills):.1%}")
-    print(f"skipped: {dl.report['skipped'] or 'none'}")
+    report = dl.report
+    print_skips(report)
+    if args.skips_jsonl:
+        written = write_skips_jsonl(args.skips_jsonl, records, dl.state_dict())
+        print(f"wrote {written} skip record(s) to {args.skips_jsonl}")
     print(f"{'dataset':<42}{'target':>8}{'achieved':>10}{'examples':>10}")
     for name, rate, share, n in achieved_mix(metas, report["rates"]):
         print(f"{name:<42}{rate:>8.1%}{share:>10.1%}{n:>10}")
@@ -114,3 +142,41 @@ def run(args: argparse.Namespace) -> int:
     print("\nfirst sequence of the first batch (⟦…⟧ = tokens the model learns to predict):")
     print(describe_row(first, 0, tok, max_chars=2500))
     return 0
+
+
+def print_skips(report: dict[str, Any], top: int = TOP_REASONS) -> None:
+    """Skipped examples: totals per member and type, then the top reasons with example paths/rows;
+    then annotations the readers dropped as invalid, per member and reason."""
+    from molmo2_data.loading.skips import SkipLog
+
+    log = SkipLog.from_state({"reasons": report.get("skips", {}), "dropped": report.get("dropped", {})})
+    counts = report.get("skipped") or {}
+    print(f"skipped: {sum(counts.values())} example(s) {counts or ''}".rstrip())
+    for member, reason, n, examples in log.top(top):
+        where = "; ".join(_where(x) for x in examples)
+        print(f"  {n:>6}  {member}: {reason}")
+        if where:
+            print(f"          e.g. {where}")
+    dropped = report.get("dropped") or {}
+    if dropped:
+        print("dropped annotations (invalid values, left out of their examples):")
+        for member, reasons in dropped.items():
+            print(f"  {member}: {sum(reasons.values())} ({', '.join(f'{r}: {n}' for r, n in reasons.items())})")
+
+
+def _where(x: dict[str, Any]) -> str:
+    media = ", ".join(x.get("media") or [])
+    rows = x.get("rows") or []
+    return f"#{x.get('index')} " + (media or (f"rows {rows}" if rows else f"{x.get('dataset')}"))
+
+
+def write_skips_jsonl(path: str, records: list[dict[str, Any]], state: dict[str, Any]) -> int:
+    """Every skip counted in ``state`` (indices the consumed batches passed), one JSON line each."""
+    seen: dict[int, dict[str, Any]] = {}
+    for r in records:
+        if r.get("index") is not None and r["index"] < state["next"]:
+            seen.setdefault(int(r["index"]), r)
+    with open(Path(path).expanduser(), "w", encoding="utf-8") as f:
+        for index in sorted(seen):
+            f.write(json.dumps(seen[index], default=str) + "\n")
+    return len(seen)
