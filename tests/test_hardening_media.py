@@ -407,3 +407,22 @@ def test_sample_cli_bad_arguments_are_one_line_errors(tmp_path, capsys):
     with pytest.raises(SystemExit) as info:
         main(["sample", "--seed", "-1"])
     assert info.value.code == 2
+
+
+def test_rle_masks_are_bounded_and_typed(monkeypatch):
+    """A tiny RLE can claim a huge mask: the pixel limit applies to masks too; malformed RLEs are
+    SchemaErrors (counted by the eval runner), never TypeError / UnicodeDecodeError / MemoryError."""
+    from molmo2_data.errors import SchemaError
+    from molmo2_data.media import rle
+
+    square = rle.encode(np.ones((100, 100), bool))
+    assert rle.decode(square).sum() == 10_000
+    monkeypatch.setenv(limits.ENV_VAR, "9999")
+    with pytest.raises(rle.RLEError, match=r"^mask too large: 100 x 100 = 10000 pixels > limit 9999"):
+        rle.decode(square)
+    monkeypatch.delenv(limits.ENV_VAR)
+    for bad, why in (({"size": [2, 2], "counts": b"\xff"}, "ascii"), ({"size": [2, 2], "counts": ["a"]}, "int"),
+                     ({"size": [2, 2], "counts": None}, "iterable"), ({"size": [-2, -2], "counts": [4]}, "negative"),
+                     ({"size": [2, 2], "counts": [float("inf")]}, "infinity")):
+        with pytest.raises(SchemaError, match=why):
+            rle.decode(bad)

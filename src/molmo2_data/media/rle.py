@@ -14,9 +14,13 @@ from typing import Any
 
 import numpy as np
 
+from molmo2_data.errors import SchemaError
+from molmo2_data.media.limits import max_pixels
 
-class RLEError(ValueError):
-    """A run-length encoding that does not describe a mask of its size."""
+
+class RLEError(SchemaError):
+    """A run-length encoding that does not describe a mask of its size (a ValueError, as before, and a
+    SchemaError so callers that count bad rows count it)."""
 
 
 def counts_from_string(s: str) -> list[int]:
@@ -59,15 +63,23 @@ def counts_to_string(counts: Sequence[int]) -> str:
 
 
 def decode(rle: Mapping[str, Any]) -> np.ndarray:
-    """{"size": [h, w], "counts": str | list[int]} -> (h, w) bool mask."""
+    """{"size": [h, w], "counts": str | list[int]} -> (h, w) bool mask. Raises RLEError for anything
+    else, including a size above the pixel limit of ``media.limits`` (a tiny RLE can claim a 10 GB mask)."""
     try:
         h, w = (int(v) for v in rle["size"])
         counts = rle["counts"]
-    except (KeyError, TypeError, ValueError) as e:
+        if isinstance(counts, bytes):
+            counts = counts.decode("ascii")
+        runs = counts_from_string(counts) if isinstance(counts, str) else [int(c) for c in counts]
+    except RLEError:
+        raise
+    except (KeyError, TypeError, ValueError, OverflowError) as e:  # UnicodeDecodeError is a ValueError
         raise RLEError(f"not an RLE mask: {e}") from e
-    if isinstance(counts, bytes):
-        counts = counts.decode("ascii")
-    runs = counts_from_string(counts) if isinstance(counts, str) else [int(c) for c in counts]
+    if h < 0 or w < 0:
+        raise RLEError(f"negative mask size {h}x{w}")
+    if h * w > max_pixels():
+        raise RLEError(f"mask too large: {w} x {h} = {h * w} pixels > limit {max_pixels()} "
+                       "(set MOLMO2_DATA_MAX_PIXELS to raise it)")
     if any(r < 0 for r in runs) or sum(runs) != h * w:
         raise RLEError(f"runs add up to {sum(runs)} pixels (or are negative) for a {h}x{w} mask")
     values = np.zeros(len(runs), dtype=bool)
