@@ -40,20 +40,22 @@ class Closable(Protocol):
 _prefetchers: weakref.WeakSet[Any] = weakref.WeakSet()
 _loaders: weakref.WeakSet[Any] = weakref.WeakSet()
 _hook_lock = threading.Lock()
-_hook_registered = False
+_hook_registered = 0  # len(sys.modules) at the last registration
 
 
 def _register_hook() -> None:
-    """Register the exit hook once, after torch's (atexit runs hooks last-in first-out)."""
+    """(Re-)register the exit hook so it runs before torch's and multiprocessing's exit handlers:
+    atexit runs hooks last-in first-out, and torch may have been imported after an earlier loader."""
     global _hook_registered
     with _hook_lock:
-        if _hook_registered:
-            return
+        if _hook_registered == len(sys.modules):
+            return  # nothing imported since the last registration: still the latest hook
         if "torch" in sys.modules:
             with contextlib.suppress(ImportError):
                 import torch.utils.data  # noqa: F401 - its exit flag hook must be registered before ours
+        atexit.unregister(close_all)
         atexit.register(close_all)
-        _hook_registered = True
+        _hook_registered = len(sys.modules)
 
 
 def track_prefetcher(obj: Closable) -> None:

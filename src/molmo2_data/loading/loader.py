@@ -121,14 +121,16 @@ def get_dataloader(stage: str | StageConfig = "pretraining", batch_size: int = 8
     rank, world = _dist_rank_world(rank, world_size)
     L = cfg.sequence_length if sequence_length is None else sequence_length
     frames = cfg.max_frames if max_frames is None else max_frames
-    data_seed = cfg.data_seed if seed is None else seed
+    data_seed = cfg.data_seed if seed is None else int(seed)
     tok = tokenizer if isinstance(tokenizer, Molmo2Tokenizer) else load_tokenizer(tokenizer)
     encoder = build_encoder(cfg, tok, L, mixture, frames)
     source = StageSource(mixture, encoder, seed=data_seed, split=split, root=root)
     use_packing = cfg.packing if packing is None else packing
-    max_crops = cfg.packing_max_crops or (max(frames, 16) if cfg.name not in PRETRAIN_STAGES else 16)
+    max_crops = cfg.packing_max_crops
+    if max_crops is None:
+        max_crops = max(frames, 16) if cfg.name not in PRETRAIN_STAGES else 16
     pack_cfg = PackingConfig(sequence_length=L, max_crops=max_crops, buffer_size=packing_buffer,
-                             solver=packing_solver or cfg.packing_solver,
+                             solver=cfg.packing_solver if packing_solver is None else packing_solver,
                              image_weight=1.0 if cfg.name in PRETRAIN_STAGES else 30.0) if use_packing else None
     packing_id = None if pack_cfg is None else {
         "buffer": pack_cfg.buffer_size, "solver": pack_cfg.solver, "max_crops": pack_cfg.max_crops,

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from molmo2_data.errors import ConfigError
+
 
 def _name_key(name: str) -> int:
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "little")
@@ -44,12 +46,12 @@ class MixtureSampler:
     def __init__(self, names: Sequence[str], lengths: Sequence[int], rates: Sequence[float], seed: int = 0,
                  shuffle: bool = True, cache_permutations: int = 64):
         if not (len(names) == len(lengths) == len(rates)) or not names:
-            raise ValueError("names, lengths and rates must be non-empty and of equal length")
+            raise ConfigError("names, lengths and rates must be non-empty and of equal length")
         r = np.asarray(rates, dtype=np.float64)
-        if (r < 0).any() or r.sum() <= 0:
-            raise ValueError("rates must be >= 0 and not all 0")
+        if not np.isfinite(r).all() or (r < 0).any() or r.sum() <= 0:  # NaN would make every rate NaN
+            raise ConfigError(f"rates must be finite, >= 0 and not all 0, got {list(rates)}")
         if any(n <= 0 for n, p in zip(lengths, r, strict=True) if p > 0):
-            raise ValueError("a dataset with a positive rate has no examples")
+            raise ConfigError("a dataset with a positive rate has no examples")
         self.names = list(names)
         self.lengths = np.asarray(lengths, dtype=np.int64)
         self.rates = r / r.sum()

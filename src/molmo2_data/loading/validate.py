@@ -11,6 +11,7 @@ import hashlib
 import os
 import weakref
 from collections.abc import Mapping
+from numbers import Integral
 from typing import Any
 
 from molmo2_data.errors import ConfigError, UnknownDatasetError
@@ -22,7 +23,7 @@ PAD_TO = ("max", "longest")
 
 
 def _is_int(x: Any) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool)
+    return isinstance(x, Integral) and not isinstance(x, bool)  # numpy integers too
 
 
 def check_int(name: str, value: Any, minimum: int, optional: bool = False) -> None:
