@@ -63,7 +63,7 @@ class Scan:
     bad_files: list[dict[str, Any]] = field(default_factory=list)
     examples: list[str] = field(default_factory=list)  # the first few error messages, verbatim
 
-    def record(self, index: int, err: Molmo2DataError) -> None:
+    def record(self, index: int, err: Exception) -> None:
         """Count one example that raised ``err`` (a MediaError also lists its file)."""
         self.invalid[error_reason(err)] += 1
         if isinstance(err, MediaError):
@@ -74,9 +74,11 @@ class Scan:
 
 
 def error_reason(err: Exception) -> str:
-    """A short, countable reason for an error: its type, and the annotation reasons of an empty example."""
+    """A short, countable reason for an error: its type ("bug: <type>" for an untyped error of a
+    hand-written dataset), with the annotation reason when it has one."""
+    name = type(err).__name__ if isinstance(err, Molmo2DataError) else f"bug: {type(err).__name__}"
     reason = getattr(err, "reason", None)
-    return f"{type(err).__name__}: {reason}" if reason else type(err).__name__
+    return f"{name}: {reason}" if reason else name
 
 
 def scan(ds: Any, limit: int = SCAN_LIMIT) -> Scan:
@@ -88,7 +90,7 @@ def scan(ds: Any, limit: int = SCAN_LIMIT) -> Scan:
         out.examined += 1
         try:
             ex = ds.example(int(i), np.random.RandomState(int(i)))
-        except Molmo2DataError as e:
+        except Exception as e:  # noqa: BLE001  a diagnostic: a buggy reader is reported, not fatal
             out.record(int(i), e)
             continue
         out.dropped.update(ex.metadata.dropped)
@@ -125,10 +127,14 @@ def availability(name: str, root: str | os.PathLike | None = None, split: str | 
     except DatasetNotAvailableError as e:
         out.status = f"error: {e}" if out.table_bytes else "not downloaded"  # present but unreadable: say so
         return out
-    except Molmo2DataError as e:
-        out.status = f"error: {e}"
+    except Exception as e:  # noqa: BLE001  one broken (e.g. hand-written) dataset must not stop the listing
+        out.status = f"error: {e}" if isinstance(e, Molmo2DataError) else f"error (bug): {type(e).__name__}: {e}"
         return out
-    out.examples = len(ds)
+    try:
+        out.examples = len(ds)
+    except Exception as e:  # noqa: BLE001
+        out.status = f"error (bug): {type(e).__name__}: {e}"
+        return out
     if isinstance(ds, TableDataset):
         out.rows = ds.data.num_rows
     skipped = dict(getattr(ds, "skipped", {}) or {})
@@ -184,7 +190,7 @@ def sample_examples(name: str, split: str | None = None, n: int = 3, root: str |
         try:
             ex = ds.example(i, np.random.RandomState(seed + i))
             media = media_description(ex)
-        except Molmo2DataError as e:
+        except Exception as e:  # noqa: BLE001  reported with its reason; the next example is tried
             problems.record(i, e)
             continue
         problems.dropped.update(ex.metadata.dropped)
@@ -210,7 +216,7 @@ def statistics(name: str, split: str | None = None, root: str | os.PathLike | No
         problems.examined += 1
         try:
             ex = ds.example(int(i), np.random.RandomState(int(i)))
-        except Molmo2DataError as e:
+        except Exception as e:  # noqa: BLE001  counted by reason in the statistics
             problems.record(int(i), e)
             continue
         problems.dropped.update(ex.metadata.dropped)
