@@ -371,3 +371,33 @@ def test_bad_python_options_are_config_errors() -> None:
         with pytest.raises(ConfigError, match=next(iter(kw))):
             FetchOptions(**kw)
     assert FetchOptions(max_retry_after=0).max_retry_after == 0
+
+
+# -- tables: a corrupt parquet file on the Hub is a clear error for that dataset only -------------
+
+
+def test_unreadable_parquet_is_a_schema_error_and_the_run_goes_on(srv: FaultServer, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    import io
+
+    import pyarrow.parquet as pq
+
+    from molmo2_data.tables import read_table
+
+    srv.images["ok"] = jpeg(51)
+    good = pa.table({"image_url": [f"{srv.url}/f/ok/ok"], "image_sha256": [sha(srv.images["ok"])],
+                     "question": ["q"], "answer": ["a"]})
+    buf = io.BytesIO()
+    pq.write_table(good, buf)
+    srv.hub["allenai/pixmo-cap"] = {"data/train-00000-of-00001.parquet": b"<html>not parquet</html>"}
+    srv.hub[f"allenai/{DATASET}"] = {"data/train-00000-of-00001.parquet": buf.getvalue()}
+    monkeypatch.setenv("HF_ENDPOINT", f"{srv.url}/hub")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    root = tmp_path / "r"
+    assert run_cli(["--root", str(root), "--datasets", f"pixmo-cap,{DATASET}", "--quiet"]) == 1
+    out = capsys.readouterr().out
+    assert "error: pixmo-cap: parquet file train-00000-of-00001.parquet is unreadable" in out
+    assert not paths.table_path("pixmo-cap", "default", "train", root).exists()  # no half table
+    assert read_table(paths.table_path(DATASET, "default", "train", root)).equals(good)  # the next one went on
+    assert (root / "media" / "images").is_dir() and paths.url_image_path(f"{srv.url}/f/ok/ok", root).exists()

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from molmo2_data import paths
-from molmo2_data.errors import DatasetNotAvailableError
+from molmo2_data.errors import DatasetNotAvailableError, SchemaError
 
 TRUTHY = {"1", "true", "yes", "on"}
 
@@ -120,21 +120,35 @@ def match_files(folder: Path, patterns: list[str]) -> list[Path]:
 
 
 def parquet_to_table(files: list[Path], dest: Path) -> int:
-    """Stream parquet files into one Arrow IPC stream table (temp file + rename); returns rows."""
-    schemas = [pq.read_schema(f) for f in files]
-    schema = schemas[0] if len(schemas) == 1 else pa.unify_schemas(schemas, promote_options="permissive")
+    """Stream parquet files into one Arrow IPC stream table (temp file + rename); returns rows.
+
+    A file that is not parquet (or is truncated), or shards whose schemas cannot be unified, raise
+    SchemaError naming the file: the dataset is reported and the other datasets of the run go on."""
+    current = files[0] if files else None
+    try:
+        schemas = []
+        for current in files:
+            schemas.append(pq.read_schema(current))
+        current = None
+        schema = schemas[0] if len(schemas) == 1 else pa.unify_schemas(schemas, promote_options="permissive")
+    except (pa.ArrowException, OSError) as e:
+        what = f"parquet file {current.name} is unreadable" if current is not None else "parquet shards do not agree"
+        raise SchemaError(f"{dest.parent.parent.name}: {what}: {e}") from e
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(dest.name + f".tmp{os.getpid()}")
     rows = 0
     try:
         with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_stream(sink, schema) as writer:
-            for f in files:
-                for batch in pq.ParquetFile(f).iter_batches(batch_size=10_000):
+            for current in files:
+                for batch in pq.ParquetFile(current).iter_batches(batch_size=10_000):
                     if not batch.schema.equals(schema):
                         batch = pa.Table.from_batches([batch]).cast(schema).combine_chunks().to_batches()[0]
                     writer.write_batch(batch)
                     rows += batch.num_rows
         os.replace(tmp, dest)
+    except pa.ArrowException as e:
+        raise SchemaError(f"{dest.parent.parent.name}: parquet file {current.name} cannot be read into the "
+                          f"table: {e}") from e
     finally:
         if tmp.exists():
             tmp.unlink()

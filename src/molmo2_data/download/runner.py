@@ -110,7 +110,7 @@ def _download_one(t: Target, opts: DownloadOptions, out: DatasetOutcome, log: Lo
 def fetch_mapped_videos(t: Target, hf_path: str, opts: DownloadOptions, log: Log) -> FetchStats | None:
     """Videos the repo's YouTube-id mapping file gives a downloadable URL for (the rest is listed as
     a manual download by the report)."""
-    mapping = load_mapping(hf_path, opts.revision)
+    mapping = load_mapping(hf_path, opts.revision, log)
     if mapping is None:
         return None
     items = video_items(t, opts.root, mapping)
@@ -129,8 +129,9 @@ def fetch_mapped_videos(t: Target, hf_path: str, opts: DownloadOptions, log: Log
     return stats
 
 
-def load_mapping(repo: str, revision: str | None) -> dict | None:
-    """The repo's youtube_id_to_urls_mapping.json, or None when it has none (or it cannot be read)."""
+def load_mapping(repo: str, revision: str | None, log: Log | None = None) -> dict | None:
+    """The repo's youtube_id_to_urls_mapping.json, or None when it has none; one that is there but is
+    not a JSON object is said in ``log`` (its videos are then listed as manual downloads)."""
     from huggingface_hub import hf_hub_download
 
     hs = hub_settings()
@@ -140,9 +141,14 @@ def load_mapping(repo: str, revision: str | None) -> dict | None:
         return None
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except ValueError:
+    except ValueError as e:
+        data = e
+    if not isinstance(data, dict):
+        if log is not None:
+            log(f"{repo}: {MAPPING_FILE} is not a JSON object ({data if isinstance(data, ValueError) else type(data).__name__}); "
+                "its videos are listed as manual downloads")
         return None
-    return data if isinstance(data, dict) else None
+    return data
 
 
 def fetch_urls(t: Target, opts: DownloadOptions, log: Log) -> FetchStats:
