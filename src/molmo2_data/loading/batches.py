@@ -56,7 +56,7 @@ class BatchIterator:
         state["skipped"] = self.log.counts()
         state["skips"] = self.log.to_state()
         if self.fingerprint is not None:
-            state["fingerprint"] = self.fingerprint
+            state["fingerprint"] = dict(self.fingerprint)
         return state
 
     def load_state_dict(self, state: dict[str, Any] | list[dict[str, Any]], strict: bool = True) -> None:
