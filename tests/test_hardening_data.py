@@ -441,3 +441,21 @@ def test_misspelt_reader_option_is_a_config_error_not_a_silent_default(data_env)
     with pytest.raises(ConfigError, match="molmo2-videopoint: p_multi_turn must be in"):
         get_dataset("molmo2-videopoint", p_multi_turn=2.0)
     assert get_dataset("pixmo-cap", mode="transcripts").mode == "transcripts"
+
+
+def test_seed_style_dict_with_a_null_turn_is_counted_not_printed():
+    from molmo2_data.datasets.base import Dataset
+
+    class Seed(Dataset):
+        name = "h12-seed"
+
+        def __len__(self) -> int:
+            return 2
+
+        def get(self, item, rng):
+            content = None if item == 0 else "fine"
+            return {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": content}]}
+
+    with pytest.raises(EmptyExampleError, match="messages: content is missing"):
+        Seed().example(0)
+    assert Seed().example(1).annotations[0].messages[1].content == "fine"

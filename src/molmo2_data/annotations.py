@@ -225,11 +225,15 @@ class Messages:
 
     @classmethod
     def from_dicts(cls, items: Any, style: str = "user_qa") -> Messages:
-        """Chat turns given as ``[{"role": ..., "content": ...}, ...]`` (custom data, text sets)."""
+        """Chat turns given as ``[{"role": ..., "content": ...}, ...]`` (custom data, text sets, seed-style
+        dicts); Message objects are taken as they are."""
         if not isinstance(items, list | tuple) or not items:
             invalid("messages", "messages are not a non-empty list", f"got {type(items).__name__}")
         out = []
         for m in items:
+            if isinstance(m, Message):
+                out.append(m)
+                continue
             if not isinstance(m, dict) or "role" not in m or "content" not in m:
                 invalid("messages", "a message is not a {role, content} mapping")
             out.append(Message(m["role"], m["content"]))

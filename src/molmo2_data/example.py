@@ -34,7 +34,7 @@ from molmo2_data.annotations import (  # noqa: F401  re-exported: the public nam
     check_text,
     invalid,
 )
-from molmo2_data.errors import EmptyExampleError, SchemaError
+from molmo2_data.errors import AnnotationError, EmptyExampleError, SchemaError
 
 # --------------------------------------------------------------------------------------------
 # Media
@@ -240,17 +240,24 @@ def as_example(obj: Example | Mapping[str, Any], dataset: str = "custom", split:
         video = v if isinstance(v, VideoRef) else VideoRef(path=str(v))
     messages = obj.get("messages")
     annotations: list[Annotation] = list(obj.get("annotations") or [])
-    if messages:
-        annotations.append(
-            Messages([m if isinstance(m, Message) else Message(m["role"], m["content"]) for m in messages],
-                     style=obj.get("style", "user_qa"))
-        )
-    if not annotations:
+    dropped: dict[str, int] = {}
+    if messages is not None:
+        try:  # invalid turns (a null content, ...) are dropped and counted, as the readers do
+            style = obj.get("style", "user_qa")
+            if isinstance(messages, list | tuple) and messages and all(isinstance(m, Message) for m in messages):
+                annotations.append(Messages(list(messages), style=style))
+            else:
+                annotations.append(Messages.from_dicts(messages, style=style))
+        except AnnotationError as e:
+            key = str(getattr(e, "reason", e))
+            dropped[key] = dropped.get(key, 0) + 1
+    elif not annotations:
         raise EmptyExampleError(f"{dataset}: example dict has neither 'messages' nor 'annotations'")
     meta = dict(obj.get("metadata") or {})
     return Example(
         annotations=annotations,
-        metadata=Metadata(dataset=dataset, split=split, rows=() if row is None else (row,), source_ids=meta),
+        metadata=Metadata(dataset=dataset, split=split, rows=() if row is None else (row,), source_ids=meta,
+                          dropped=dropped),
         images=tuple(images),
         video=video,
         weight=obj.get("weight"),
