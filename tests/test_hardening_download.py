@@ -401,3 +401,25 @@ def test_unreadable_parquet_is_a_schema_error_and_the_run_goes_on(srv: FaultServ
     assert not paths.table_path("pixmo-cap", "default", "train", root).exists()  # no half table
     assert read_table(paths.table_path(DATASET, "default", "train", root)).equals(good)  # the next one went on
     assert (root / "media" / "images").is_dir() and paths.url_image_path(f"{srv.url}/f/ok/ok", root).exists()
+
+
+def test_schedule_hands_out_only_what_a_host_can_take_now() -> None:
+    """The scheduler behind case 3: a full or paused host's items stay queued while other hosts' items
+    are handed out; a retry comes back at its time, before the host's newer items."""
+    from molmo2_data.download.schedule import Entry, HostSchedule
+
+    s = HostSchedule(per_host=2)
+    a = [Entry(f"a{i}", f"http://a/{i}", "a") for i in range(4)]
+    b = [Entry(f"b{i}", f"http://b/{i}", "b") for i in range(2)]
+    for e in a + b:
+        s.add(e, 0.0)
+    got = [s.take(0.0) for _ in range(5)]
+    assert [e.item if e else None for e in got] == ["a0", "b0", "a1", "b1", None]  # a is at its limit of 2
+    s.pause("a", 10.0)
+    s.finished(got[0], 1.0)
+    assert s.take(1.0) is None  # a has a free slot but is paused
+    s.retry_at(got[0], 5.0)
+    assert s.next_due() == 5.0 and not s.idle()
+    assert s.take(9.9) is None  # the retry is back in a's queue, a still paused
+    assert s.take(10.0).item == "a0" and s.take(10.0) is None  # retried first; a full again (a0, a1)
+    assert [e.item for e in s.drain("a")] == ["a2", "a3"] and s.queued == 0

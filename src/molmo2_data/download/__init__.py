@@ -11,6 +11,7 @@ from molmo2_data.download.hub import fetch_tables
 from molmo2_data.download.plan import STAGES, Report, Target, check, media_items, resolve_targets
 from molmo2_data.download.runner import DownloadOptions, download
 from molmo2_data.download.urlmap import UrlMap
+from molmo2_data.download.waiting import WaitStatus
 
-__all__ = ["STAGES", "DownloadOptions", "FetchOptions", "FetchStats", "MediaItem", "Report", "Target", "UrlMap",
+__all__ = ["STAGES", "DownloadOptions", "FetchOptions", "FetchStats", "MediaItem", "Report", "Target", "UrlMap", "WaitStatus",
            "check", "download", "fetch_media", "fetch_tables", "media_items", "resolve_targets"]

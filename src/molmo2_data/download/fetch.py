@@ -238,6 +238,8 @@ class Fetcher:
                     if not tasks and sched.idle():
                         break
                     due = sched.next_due()
+                    if len(tasks) >= opts.workers:
+                        due = None  # no free slot: only a finished request can let something start
                     wake.clear()
                     try:
                         await asyncio.wait_for(wake.wait(), None if due is None else max(0.0, due - now))
