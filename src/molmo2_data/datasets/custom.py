@@ -393,8 +393,13 @@ def register_configs_in(directory: str | os.PathLike) -> list[str]:
     ``get_dataset(its name)``, and skipped: the other configs and the built-in datasets still load."""
     names = []
     d = Path(directory)
-    if d.is_dir():
-        for p in sorted(d.iterdir()):
+    try:
+        files = sorted(d.iterdir()) if d.is_dir() else []
+    except OSError as e:  # an unreadable folder: said once, the built-in datasets unaffected
+        warnings.warn(f"cannot list custom dataset configs in {d}: {e}", stacklevel=2)
+        files = []
+    if files:
+        for p in files:
             if p.suffix not in (".yaml", ".yml", ".json"):
                 continue
             try:
