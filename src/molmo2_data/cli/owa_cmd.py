@@ -136,10 +136,14 @@ def run_events(args: argparse.Namespace) -> int:
                              overwrite=args.overwrite)
     manifest = dd.manifest
     files = manifest["files"]
-    bad = {f: s["status"] for f, s in files.items() if s["status"] != "ok"}
     print(f"events: {len(files)} files -> {args.output_dir} ({_summary(dd)})")
+    bad = {f: s for f, s in files.items() if s["status"] != "ok"}
     if bad:
-        print("files with problems (details in owa_manifest.json): " + json.dumps(bad))
+        print(f"files with problems (details in {args.output_dir}/owa_manifest.json): "
+              + json.dumps({f: s["status"] for f, s in bad.items()}))
+    for path, st in sorted(bad.items()):
+        if st.get("split"):
+            print(f"  {st['status']} (in {st['split']}, {st['kept']} messages kept): {path}: {st.get('error')}")
     for path, why in sorted(manifest["unassigned"].items()):
         print(f"  not in any split: {path}: {why}")
     print("\n".join(media_lines("events", manifest["media_summary"])))

@@ -121,7 +121,8 @@ def process_file(path: str, rates: Mapping[str, float]) -> FileResult:
         rec = read_recording(path)
     except (RecordingError, Molmo2DataError, OSError) as e:
         reason = getattr(e, "reason", "unreadable_file")
-        res.stats = {"status": "failed", "reason": reason, "error": str(e)[:300], "messages": 0, "kept": 0}
+        text = str(e).removeprefix(f"{path}: ")  # the manifest entry is keyed by the path already
+        res.stats = {"status": "failed", "reason": reason, "error": text[:300], "messages": 0, "kept": 0}
         return res
     limiter = RateLimiter(rates)
     dropped: Counter[str] = Counter()

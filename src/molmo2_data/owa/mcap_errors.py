@@ -35,7 +35,12 @@ def describe(exc: BaseException, head: bytes = b"") -> tuple[str, str]:
     if isinstance(exc, mx.InvalidMagic):
         code = "bad_end_magic" if head.startswith(MCAP_MAGIC) else "not_mcap"
     elif isinstance(exc, mx.EndOfFile | struct.error | EOFError):
-        code = "empty_file" if head == b"" else "truncated"
+        if head == b"":
+            code = "empty_file"
+        elif not (head.startswith(MCAP_MAGIC) or MCAP_MAGIC.startswith(head)):
+            code = "not_mcap"  # a few bytes that are not the start of the magic
+        else:
+            code = "truncated"
     elif isinstance(exc, mx.RecordLengthLimitExceeded | OverflowError | MemoryError):
         code = "bad_record_length"
     elif isinstance(exc, mx.UnsupportedCompressionError):
