@@ -64,11 +64,12 @@ class Scan:
     examples: list[str] = field(default_factory=list)  # the first few error messages, verbatim
 
     def record(self, index: int, err: Exception) -> None:
-        """Count one example that raised ``err`` (a MediaError also lists its file)."""
-        self.invalid[error_reason(err)] += 1
+        """Count one example that raised ``err``: a MediaError lists its file, anything else is an invalid row."""
         if isinstance(err, MediaError):
             self.bad_files.append({"index": index, "path": err.path, "error": type(err).__name__,
                                    "reason": str(err)})
+        else:
+            self.invalid[error_reason(err)] += 1
         if len(self.examples) < 5:
             self.examples.append(f"example {index}: {type(err).__name__}: {err}")
 
@@ -145,7 +146,8 @@ def availability(name: str, root: str | os.PathLike | None = None, split: str | 
         found = scan(ds, scan_limit)
         out.examined, out.invalid, out.dropped = found.examined, sum(found.invalid.values()), sum(found.dropped.values())
         out.problems = {**{f"invalid row: {k}": v for k, v in sorted(found.invalid.items())},
-                        **{f"dropped annotation: {k}": v for k, v in sorted(found.dropped.items())}}
+                        **{f"dropped annotation: {k}": v for k, v in sorted(found.dropped.items())},
+                        **({"bad media file": len(found.bad_files)} if found.bad_files else {})}
     return out
 
 
