@@ -307,6 +307,10 @@ def test_eval_cli_prints_malformed_lines_and_validates_flags(eval_root, tmp_path
     assert "  ... and 13 more (all listed under \"malformed\" in the JSON report)" in out
     saved = json.loads(Path(f"{path}.eval.json").read_text())
     assert len(saved["malformed"]) == 16 and saved["scored"] == 2
+    capsys.readouterr()
+    assert main(["eval", "--dataset", "pixmo-cap-qa", "--split", "train", "--predictions", str(path),
+                 "--root", str(eval_root), "--json", str(tmp_path / "no" / "dir" / "r.json")]) == 1
+    assert capsys.readouterr().err.startswith(f"error: cannot write the report: {tmp_path / 'no' / 'dir' / 'r.json'}")
     for argv in (["--predictions", str(tmp_path / "missing.jsonl")],
                  ["--predictions", str(path), "--html-examples", "-1"]):
         with pytest.raises(SystemExit) as info:

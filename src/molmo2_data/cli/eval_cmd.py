@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from molmo2_data.cli.argtypes import existing_file, nonnegative_int
+from molmo2_data.errors import Molmo2DataError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -45,8 +46,11 @@ def run(args: argparse.Namespace) -> int:
     report = evaluate(name, split, args.predictions, root=args.root)
     print(format_table(report, show_malformed=args.show_malformed))
     out = Path(args.json_out or f"{args.predictions}.eval.json")
-    out.write_text(report_json(report), encoding="utf-8")
-    print(f"report: {out}")
-    if args.html:
-        print(f"html: {write_report_html(report, args.html, root=args.root, max_examples=args.html_examples)}")
+    try:
+        out.write_text(report_json(report), encoding="utf-8")
+        print(f"report: {out}")
+        if args.html:
+            print(f"html: {write_report_html(report, args.html, root=args.root, max_examples=args.html_examples)}")
+    except OSError as e:  # an unwritable or missing output directory: one line (exit 1), not a traceback
+        raise Molmo2DataError(f"cannot write the report: {e.filename or out}: {e.strerror or e}") from e
     return 0
