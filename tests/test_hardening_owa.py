@@ -458,3 +458,28 @@ def test_overwrite_never_empties_the_current_directory(recs: dict[str, Path], tm
     monkeypatch.chdir(work / "notes")
     assert status(["owa", "events", "--train-dir", str(recs["good"]), "--output-dir", str(work), "--overwrite"]) == 2
     assert (work / "notes" / "keep.txt").read_text() == "mine"
+
+
+def test_hand_made_intermediates_with_bad_rows_are_counted(tmp_path: Path) -> None:
+    """Null values and non-UTF-8 payloads in an event dataset, unreadable actions in a binned dataset:
+    counted skips in the manifest / metadata, not a ValueError / UnicodeDecodeError / JSONDecodeError."""
+    from datasets import Dataset, DatasetDict
+
+    from molmo2_data.owa.binning import bin_features
+    from molmo2_data.owa.events import event_features
+
+    move = b'{"event_type":"move","x":1,"y":2}'
+    ev = Dataset.from_dict({"file_path": ["/r/a.mcap"] * 4, "topic": ["mouse"] * 4,
+                            "timestamp_ns": [None, 5, 7, 9], "message_type": ["desktop/MouseEvent"] * 4,
+                            "msg": [move, move, b"\xff\xfe", move]}, features=event_features())
+    DatasetDict({"train": ev}).save_to_disk(str(tmp_path / "ev"))
+    dd = build_binned_dataset(tmp_path / "ev", tmp_path / "bins", fps=10)
+    assert dd.manifest["skipped_rows"] == {"train": {"bad_utf8_msg": 1, "null_timestamp_ns": 1}}
+    assert dd["train"][0]["num_actions"] == 2
+    bins = Dataset.from_dict({"file_path": ["/r/a.mcap"] * 2, "bin_idx": [0, 1], "timestamp_ns": [0, 100],
+                              "state": [None, None], "actions": [b"not json", b'[{"topic": "mouse"}]'],
+                              "state_timestamp_ns": [None, None], "state_topic": [None, None],
+                              "num_actions": [3, 1]}, features=bin_features())
+    DatasetDict({"train": bins}).save_to_disk(str(tmp_path / "bins2"))
+    row = build_mllm_dataset(tmp_path / "bins2", None, sequence_length=4)["train"][0]
+    assert row["metadata"]["skipped_events"] == 4 and row["encoded_events"] == []

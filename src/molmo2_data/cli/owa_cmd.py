@@ -157,6 +157,8 @@ def run_bin(args: argparse.Namespace) -> int:
     dd = build_binned_dataset(args.input_dir, args.output_dir, fps=args.fps, keep_topics=args.keep_topic,
                               overwrite=args.overwrite)
     print(f"bins: {args.input_dir} -> {args.output_dir} ({_summary(dd)})")
+    for split, reasons in sorted(dd.manifest["skipped_rows"].items()):
+        print(f"  event rows left out ({split}): " + ", ".join(f"{k}: {v}" for k, v in sorted(reasons.items())))
     print("\n".join(media_lines("bins", dd.manifest["media_summary"])))
     return 0
 

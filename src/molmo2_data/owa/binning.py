@@ -48,8 +48,9 @@ def _is_action(topic: str) -> bool:
 
 
 def bin_file(file_path: str, topics: list[str], times: np.ndarray, types: list[str], msgs: list[bytes],
-             width_ns: int) -> list[dict[str, Any]]:
-    """Bins of one file; inputs are its kept events sorted by time."""
+             width_ns: int, skipped: Counter[str] | None = None) -> list[dict[str, Any]]:
+    """Bins of one file; inputs are its kept events sorted by time. Actions whose payload is not UTF-8
+    are left out and counted in ``skipped["bad_utf8_msg"]``."""
     if len(times) == 0:
         return []
     t0, t_last = int(times[0]), int(times[-1])
@@ -71,8 +72,14 @@ def bin_file(file_path: str, topics: list[str], times: np.ndarray, types: list[s
                 else:
                     state = (msgs[i], int(times[i]), topic)
             elif _is_action(topic):
+                try:
+                    text = msgs[i].decode("utf-8")
+                except UnicodeDecodeError:
+                    if skipped is not None:
+                        skipped["bad_utf8_msg"] += 1
+                    continue
                 actions.append({"topic": topic, "timestamp_ns": int(times[i]), "message_type": types[i],
-                                "msg": msgs[i].decode("utf-8")})
+                                "msg": text})
         rows.append({"file_path": file_path, "bin_idx": b, "timestamp_ns": t0 + b * width_ns,
                      "state": None if state is None else state[0],
                      "actions": json.dumps(actions, separators=(",", ":"), ensure_ascii=False).encode(),
@@ -81,8 +88,11 @@ def bin_file(file_path: str, topics: list[str], times: np.ndarray, types: list[s
     return rows
 
 
-def bin_split(ds: Any, fps: float, keep_topics: Sequence[str]) -> tuple[Any, dict[str, Any]]:
-    """Bin one split (an HF Dataset of events); returns (binned Dataset, per-file stats)."""
+def bin_split(ds: Any, fps: float, keep_topics: Sequence[str],
+              skipped: Counter[str] | None = None) -> tuple[Any, dict[str, Any]]:
+    """Bin one split (an HF Dataset of events); returns (binned Dataset, per-file stats). Rows with a
+    null ``file_path`` / ``topic`` / ``timestamp_ns`` / ``msg`` are left out and counted in
+    ``skipped["null_<column>"]``."""
     import pyarrow.compute as pc
     from datasets import Dataset
 
@@ -93,6 +103,13 @@ def bin_split(ds: Any, fps: float, keep_topics: Sequence[str]) -> tuple[Any, dic
             from molmo2_data.errors import SchemaError
 
             raise SchemaError(f"event dataset lacks column {col!r}")
+    skipped = Counter() if skipped is None else skipped
+    for col in ("file_path", "topic", "timestamp_ns", "msg"):
+        valid = pc.is_valid(table[col])
+        n_null = len(table) - pc.sum(valid).as_py() if len(table) else 0
+        if n_null:
+            skipped[f"null_{col}"] += n_null
+            table = table.filter(valid)
     all_files = set(table["file_path"].unique().to_pylist())
     table = table.filter(pc.is_in(table["topic"], value_set=_pa_strings(keep_topics)))
     table = table.take(pc.sort_indices(table, [("file_path", "ascending"), ("timestamp_ns", "ascending")]))
@@ -108,7 +125,8 @@ def bin_split(ds: Any, fps: float, keep_topics: Sequence[str]) -> tuple[Any, dic
     for a, b in zip(bounds[:-1], bounds[1:], strict=False):
         if a == b:
             continue
-        file_rows = bin_file(files[a], topics_all[a:b], times_all[a:b], types_all[a:b], msgs_all[a:b], width)
+        file_rows = bin_file(files[a], topics_all[a:b], times_all[a:b], types_all[a:b], msgs_all[a:b], width,
+                             skipped)
         stats[files[a]] = {"events": b - a, "bins": len(file_rows),
                            "empty_bins": sum(1 for r in file_rows if r["num_actions"] == 0),
                            "bins_without_state": sum(1 for r in file_rows if r["state"] is None),
@@ -162,12 +180,14 @@ def build_binned_dataset(input_dir: str | os.PathLike, output_dir: str | os.Path
     events = load_splits(input_dir)
     if output_dir is not None:
         prepare_output_dir(output_dir, [input_dir], overwrite)
-    out, stats = {}, {}
+    out, stats, skipped = {}, {}, {}
     for split, ds in events.items():
-        out[split], stats[split] = bin_split(ds, fps, keep)
+        skipped[split] = Counter()
+        out[split], stats[split] = bin_split(ds, fps, keep, skipped[split])
     dd = DatasetDict(out)
     manifest = {"stage": "bins", "fps": fps, "bin_width_ns": int(1e9 / fps), "keep_topics": list(keep),
                 "files": stats, "events_manifest": load_manifest(input_dir),
+                "skipped_rows": {split: dict(sorted(c.items())) for split, c in skipped.items() if c},
                 "media_summary": {split: _split_media(st) for split, st in stats.items()}}
     dd.manifest = manifest  # type: ignore[attr-defined]
     if output_dir is not None:

@@ -134,10 +134,17 @@ def window_row(bins: list[dict[str, Any]], sequence_idx: int, instruction: str, 
             refs.append(ref)
             if ref["error"]:
                 missing.append({"bin_idx": b["bin_idx"], "reason": ref["error"]})
-        for a in json.loads(b["actions"] or b"[]"):
+        try:
+            actions = json.loads(b["actions"] or b"[]")
+            if not isinstance(actions, list):
+                raise ValueError("actions is not a JSON list")
+        except ValueError:  # also UnicodeDecodeError: the bin's actions are unreadable, counted as skipped
+            bad_events += int(b.get("num_actions") or 1)
+            actions = []
+        for a in actions:
             try:
                 events.append(encoder.encode(a["topic"], a["timestamp_ns"], a["message_type"], a["msg"], base))
-            except (EventFormatError, ValueError, KeyError):
+            except (EventFormatError, ValueError, KeyError, TypeError):
                 bad_events += 1
                 continue
             offsets.append(k)
