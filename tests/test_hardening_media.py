@@ -31,7 +31,7 @@ def write_video(path: Path, w: int = 64, h: int = 48, n: int = 6, fps: int = 5) 
         stream = out.add_stream("libx264" if path.suffix == ".mp4" else "mpeg4", rate=fps)
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
         for k in range(n):
-            rgb = np.full((h, w, 3), 20 + 40 * k, np.uint8)
+            rgb = np.full((h, w, 3), (20 + 40 * k) % 256, np.uint8)
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
             frame.pts, frame.time_base = k, Fraction(1, fps)
             out.mux(stream.encode(frame))
@@ -434,3 +434,23 @@ def test_rle_masks_are_bounded_and_typed(monkeypatch):
                      ({"size": [2, 2], "counts": [float("inf")]}, "infinity")):
         with pytest.raises(SchemaError, match=why):
             rle.decode(bad)
+
+
+def test_media_errors_name_their_file(tmp_path):
+    """Every media error carries ``.path`` (the loader's skip report lists it), also through a symlink."""
+    good = write_video(tmp_path / "v.mkv", n=10)
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(good.read_bytes()[:300])
+    with pytest.raises(MediaError) as info:
+        read_frames_at(cut, [0.0, 1.5])
+    assert info.value.path == str(cut)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    link = tmp_path / "link.jpg"
+    link.symlink_to(fifo)
+    with pytest.raises(MediaDecodeError, match="^not a regular file: fifo") as info:
+        decode_image(link)
+    assert info.value.path == str(link)
+    with pytest.raises(MediaError) as info:
+        decode_image(tmp_path / "missing.png")
+    assert isinstance(info.value, FileNotFoundError) and info.value.path == str(tmp_path / "missing.png")

@@ -91,7 +91,7 @@ def probe_video(path: str | os.PathLike, *, max_pixels: int | None = None) -> Vi
             try:
                 pts = [p.pts for p in container.demux(stream) if p.pts is not None]
             except av.error.FFmpegError as e:
-                raise MediaDecodeError(f"cannot read packets of {path}: {e}") from e
+                raise MediaDecodeError(f"cannot read packets of {path}: {e}", path=str(path)) from e
             n = len(pts)
             if duration is None and pts and stream.time_base is not None:
                 step = float(1 / rate) if rate else 0.0
@@ -206,7 +206,7 @@ def _guarded(transform: Callable[[np.ndarray], np.ndarray] | None, limit: int,
 
 def _finish(req: _Request, start_pts: int, time_base: Fraction, path) -> tuple[np.ndarray, np.ndarray]:
     if any(f is None for f in req.frames):
-        raise MediaDecodeError(f"could not decode the requested frames of {path}")
+        raise MediaDecodeError(f"could not decode the requested frames of {path}", path=str(path))
     n = len(req.frames)
     frames: list[np.ndarray] = [None] * n  # type: ignore[list-item]
     out_t = np.zeros(n)
@@ -364,7 +364,7 @@ def _read_sequential(container, stream, want: np.ndarray, deadline: _Deadline,
             break
         prev = [frame, None]
     if req is None:
-        raise MediaDecodeError(f"no decodable frames in {container.name}")
+        raise MediaDecodeError(f"no decodable frames in {container.name}", path=container.name)
     while k < n and prev is not None:
         k = _take(req, k, prev)
     return _finish(req, int(start), tb, container.name)
@@ -386,7 +386,8 @@ def _read_seek_each(container, stream, want: np.ndarray, deadline: _Deadline,
     for k in range(len(want)):
         packets = _seek_before(container, stream, max(req.tp[k], start), start, deadline)
         if packets is None:
-            raise MediaDecodeError(f"cannot seek to {want[req.order[k]]} s in {container.name}")
+            raise MediaDecodeError(f"cannot seek to {want[req.order[k]]} s in {container.name}",
+                                   path=container.name)
         cc = stream.codec_context
         cc.flush_buffers()
         prev, done = None, False
@@ -401,7 +402,7 @@ def _read_seek_each(container, stream, want: np.ndarray, deadline: _Deadline,
             if done:
                 break
         if prev is None:
-            raise MediaDecodeError(f"no frame at {want[req.order[k]]} s in {container.name}")
+            raise MediaDecodeError(f"no frame at {want[req.order[k]]} s in {container.name}", path=container.name)
         _take(req, k, prev)
     return _finish(req, start, tb, container.name)
 
