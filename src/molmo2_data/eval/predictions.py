@@ -89,8 +89,9 @@ def read_predictions(path: str | os.PathLike, errors: Counter | None = None,
     """Parse a predictions JSONL. Malformed lines (not UTF-8, invalid JSON, wrong types) are counted in
     ``errors`` by category and listed in ``problems`` as ``{"line": n, "reason": ...}``; not fatal."""
     p = Path(path)
-    if not p.is_file():
-        raise PredictionsError(f"predictions file not found: {p}")
+    if not p.is_file():  # checked before opening: a FIFO would block the read forever
+        raise PredictionsError(f"predictions file not found: {p}" if not p.exists()
+                               else f"predictions path is not a regular file: {p}")
     found = Problems(errors, problems)
     out = []
     with p.open("rb") as f:
