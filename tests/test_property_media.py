@@ -22,7 +22,7 @@ from molmo2_data.media.video import probe_video, read_frames_at
 
 CASE_BOUND_S = 10.0
 LIMIT = 2_000_000  # a flipped size field must not make a case allocate gigabytes
-SETTINGS = settings(max_examples=120, deadline=None, database=None,
+SETTINGS = settings(max_examples=200, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 
@@ -165,13 +165,13 @@ def test_mutated_images(fmt, seeds, workdir, data):
     _check_image_outcomes(data.draw(mutations(seeds[fmt])), workdir / f"mutated.{fmt}")
 
 
-@settings(SETTINGS, max_examples=60)
+@settings(SETTINGS, max_examples=150)
 @given(data=st.binary(max_size=4096))
 def test_random_bytes_through_video_readers(data, workdir):
     _check_video_outcomes(data, workdir / "random.mp4")
 
 
-@settings(SETTINGS, max_examples=100)
+@settings(SETTINGS, max_examples=200)
 @given(st.data())
 @pytest.mark.parametrize("fmt", ["mp4", "mkv"])
 def test_mutated_videos(fmt, seeds, workdir, data):
