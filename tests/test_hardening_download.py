@@ -423,3 +423,19 @@ def test_schedule_hands_out_only_what_a_host_can_take_now() -> None:
     assert s.take(9.9) is None  # the retry is back in a's queue, a still paused
     assert s.take(10.0).item == "a0" and s.take(10.0) is None  # retried first; a full again (a0, a1)
     assert [e.item for e in s.drain("a")] == ["a2", "a3"] and s.queued == 0
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--datasets", "pixmo-nope"], "error: --datasets: unknown dataset 'pixmo-nope'; did you mean"),
+    (["--datasets", " , "], "error: --datasets names no dataset: ' , '"),
+    (["--datasets", DATASET, "--root", "FILE"], "error: --root FILE is not a directory"),
+])
+def test_bad_dataset_names_and_root_exit_2(argv: list[str], message: str, tmp_path: Path, capsys) -> None:
+    from molmo2_data.cli.main import main
+
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    argv = [str(a_file) if a == "FILE" else a for a in argv]
+    assert main(["download", "--check", *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(message.replace("FILE", str(a_file)))

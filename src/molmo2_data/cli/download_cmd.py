@@ -154,10 +154,18 @@ def build_options(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     from molmo2_data.download.plan import resolve_targets
+    from molmo2_data.errors import UnknownDatasetError
 
-    names = [n.strip() for n in args.datasets.split(",") if n.strip()] if args.datasets else None
-    targets = resolve_targets(args.stage, names, args.include_eval)
+    names = [n.strip() for n in args.datasets.split(",") if n.strip()] if args.datasets is not None else None
+    if names == []:
+        raise ConfigError(f"--datasets names no dataset: {args.datasets!r}")
+    try:
+        targets = resolve_targets(args.stage, names, args.include_eval)
+    except UnknownDatasetError as e:  # a bad argument: exit status 2
+        raise ConfigError(f"--datasets: {e}") from e
     opts = build_options(args)
+    if opts.root.exists() and not opts.root.is_dir():
+        raise ConfigError(f"--root {opts.root} is not a directory")
     console = _console()
     if args.list:
         return _list(targets, opts.root, console)
