@@ -43,6 +43,7 @@ def _load_writers() -> None:
     from molmo2_data.sample import (  # noqa: F401  (importing registers the writers)
         image_sets,
         multi_image_sets,
+        video_point_sets,
         video_sets,
     )
 
