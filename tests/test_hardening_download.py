@@ -439,3 +439,15 @@ def test_bad_dataset_names_and_root_exit_2(argv: list[str], message: str, tmp_pa
     assert main(["download", "--check", *argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(message.replace("FILE", str(a_file)))
+
+
+def test_url_column_of_the_wrong_type_is_a_schema_error(tmp_path: Path, capsys) -> None:
+    """A local table whose image_url column holds numbers: a SchemaError naming table and column for
+    that dataset (exit 1), not an Arrow traceback."""
+    root = tmp_path / "r"
+    write_table(pa.table({"image_url": [1, 2], "image_sha256": ["a", "b"], "question": ["q", "q"],
+                          "answer": ["a", "a"]}), paths.table_path(DATASET, "default", "train", root))
+    assert run_cli(["--root", str(root), "--datasets", DATASET, "--skip-tables", "--quiet"]) == 1
+    out = capsys.readouterr().out
+    assert f"error: {paths.table_path(DATASET, 'default', 'train', root)}: column 'image_url' must hold strings, " \
+           "has int64" in out

@@ -23,7 +23,7 @@ from molmo2_data.datasets.media_store import VideoFinder, list_names
 from molmo2_data.download.fetch import MediaItem
 from molmo2_data.download.manifest import OK, TRANSIENT, Record
 from molmo2_data.download.verify import DECODE, SHA256, SHA256_SOFT, VIDEO
-from molmo2_data.errors import ConfigError
+from molmo2_data.errors import ConfigError, SchemaError
 from molmo2_data.tables import read_table
 
 PRETRAINING = ("pixmo-cap", "pixmo-points", "pixmo-count", "pixmo-docs", "pixmo-cap-qa")
@@ -127,6 +127,24 @@ def url_hash_pairs(table: pa.Table) -> pa.Table | None:
     return distinct_pairs(url, sha, "url", "sha")
 
 
+def _url_pairs_of(path: Path) -> pa.Table | None:
+    """``url_hash_pairs`` of a local table; a URL or hash column of the wrong type is a SchemaError
+    naming the table and column (not an Arrow error from deep inside)."""
+    table = read_table(path)
+    spec = url_columns(table)
+    if spec is not None:
+        for col in spec[:2]:
+            if col is None:
+                continue
+            t = table.schema.field(col).type
+            is_list = pa.types.is_list(t) or pa.types.is_large_list(t)
+            inner = t.value_type if is_list else t
+            if is_list != spec[2] or not (pa.types.is_string(inner) or pa.types.is_large_string(inner)):
+                want = "lists of strings" if spec[2] else "strings"
+                raise SchemaError(f"{path}: column {col!r} must hold {want}, has {t}")
+    return url_hash_pairs(table)
+
+
 def distinct_pairs(a: pa.Array | pa.ChunkedArray, b: pa.Array | pa.ChunkedArray | None, name_a: str,
                    name_b: str) -> pa.Table:
     """Distinct (a, b) string pairs with ``a`` not null (``b`` null -> null), without Acero."""
@@ -146,7 +164,7 @@ def media_items(target: Target, root: Path, shard: tuple[int, int] | None = None
     by_url: dict[str, set[str]] = {}
     has_hash_col = False
     for f in target.table_files(root):
-        pairs = url_hash_pairs(read_table(f))
+        pairs = _url_pairs_of(f)
         if pairs is None:
             continue
         urls = pairs.column("url").to_pylist()

@@ -57,8 +57,13 @@ def download(targets: list[Target], opts: DownloadOptions, log: Log = print) -> 
             out.error = str(e)
             log(f"error: {e}")
         if not opts.dry_run:
-            out.report = check(t, opts.root, load_records(opts.root, t.name), shard=opts.shard)
-            if out.report.tables and opts.shard is None:
+            try:
+                out.report = check(t, opts.root, load_records(opts.root, t.name), shard=opts.shard)
+            except Molmo2DataError as e:  # e.g. a malformed local table: said once, the others go on
+                if not out.error:
+                    out.error = str(e)
+                    log(f"error: {e}")
+            if out.report is not None and out.report.tables and opts.shard is None:
                 build_indexes(t, opts.root, log)
         outcomes.append(out)
     return outcomes
