@@ -18,8 +18,9 @@ EXIT_STATUS = """\
 Exit status:
   0  every file the selected datasets need and could get is verified on disk (videos to fetch by hand
      are listed, not failures)
-  1  an error stopped a dataset (e.g. no access to its Hub repo, a worker process died)
-  2  bad arguments
+  1  an error stopped a dataset (e.g. no access to its Hub repo, an unreadable parquet file or table,
+     a worker process died); the other datasets were still done
+  2  bad arguments (a bad flag value, an unknown dataset name, a --root that is a file)
   3  finished with failures: some URLs failed (permanently or for now) or a table is missing on the Hub;
      the summary lists every reason with its count and the manifest holding the URLs
      (--allow-partial: 0 instead)"""
