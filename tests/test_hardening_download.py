@@ -451,3 +451,21 @@ def test_url_column_of_the_wrong_type_is_a_schema_error(tmp_path: Path, capsys) 
     out = capsys.readouterr().out
     assert f"error: {paths.table_path(DATASET, 'default', 'train', root)}: column 'image_url' must hold strings, " \
            "has int64" in out
+
+
+def test_wait_status_of_worker_processes_is_merged() -> None:
+    """With --procs N each worker reports what it waits on; the user sees one view."""
+    from molmo2_data.download.waiting import WaitStatus
+
+    a = WaitStatus(in_flight=2, slowest=[("http://a/1", 30.0), ("http://a/2", 2.0)], paused={"h:1": 100.0},
+                   retrying=1, queued_paused=5)
+    b = WaitStatus(in_flight=3, slowest=[("http://b/1", 50.0), ("http://b/2", 12.0), ("http://b/3", 1.0)],
+                   paused={"h:1": 160.0, "g:2": 50.0}, retrying=2, queued_paused=7)
+    m = WaitStatus.merge([a, b])
+    assert (m.in_flight, m.retrying, m.queued_paused) == (5, 3, 12)
+    assert m.slowest == [("http://b/1", 50.0), ("http://a/1", 30.0), ("http://b/2", 12.0)]
+    assert m.paused == {"h:1": 160.0, "g:2": 50.0}
+    text = m.describe(min_age=20.0)
+    assert text.startswith("5 in flight, slowest: http://b/1 (50 s), http://a/1 (30 s); paused: g:2 until ")
+    assert text.endswith("(12 URLs wait); 3 waiting to retry")
+    assert WaitStatus(in_flight=4, slowest=[("http://x", 1.0)]).describe(min_age=10.0) == ""
