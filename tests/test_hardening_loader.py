@@ -214,7 +214,7 @@ class _Buggy(Dataset):
     """A hand-written dataset with a bug on odd items (a list where the weight should be a number):
     the encoder raises TypeError, which it used not to catch."""
 
-    name = "hardening-buggy"
+    name = "test-hardening-buggy"
 
     def __init__(self, split: str = "train", fail: type[BaseException] | None = None):
         self.split = split
@@ -226,34 +226,34 @@ class _Buggy(Dataset):
     def get(self, item: int, rng: np.random.RandomState) -> Example:
         if self.fail is not None:
             raise self.fail("out of memory")
-        meta = Metadata("hardening-buggy", self.split, rows=(item,), dropped={"points: NaN": 2} if item % 4 == 0 else {})
+        meta = Metadata("test-hardening-buggy", self.split, rows=(item,), dropped={"points: NaN": 2} if item % 4 == 0 else {})
         return Example([Caption(f"caption number {item}", style="long_caption")], meta,
                        weight=[1.0] if item % 2 else None)
 
 
-register_dataset("hardening-buggy", overwrite=True)(_Buggy)
-register_dataset("hardening-oom", overwrite=True)(lambda split="train", **_: _Buggy(split, fail=MemoryError))
+register_dataset("test-hardening-buggy", overwrite=True)(_Buggy)
+register_dataset("test-hardening-oom", overwrite=True)(lambda split="train", **_: _Buggy(split, fail=MemoryError))
 
 
 def test_any_exception_of_one_example_is_a_counted_skip_with_its_context(sample_root: Path, tok) -> None:
-    dl = loader(sample_root, tok, mixture={"hardening-buggy": 1.0})
+    dl = loader(sample_root, tok, mixture={"test-hardening-buggy": 1.0})
     records: list[dict] = []
     dl.on_skip = records.append
     take(dl, 3)
     report = dl.report
-    assert report["skipped"]["hardening-buggy: TypeError"] >= 3
-    (reason, slot), = report["skips"]["hardening-buggy"].items()
+    assert report["skipped"]["test-hardening-buggy: TypeError"] >= 3
+    (reason, slot), = report["skips"]["test-hardening-buggy"].items()
     assert reason.startswith("TypeError: float() argument must be")
-    assert slot["count"] == report["skipped"]["hardening-buggy: TypeError"]
+    assert slot["count"] == report["skipped"]["test-hardening-buggy: TypeError"]
     first = records[0]
-    assert first["error_type"] == "TypeError" and first["member"] == "hardening-buggy"
-    assert first["dataset"] == "hardening-buggy" and first["rows"] == [first["item"]] and first["item"] % 2 == 1
+    assert first["error_type"] == "TypeError" and first["member"] == "test-hardening-buggy"
+    assert first["dataset"] == "test-hardening-buggy" and first["rows"] == [first["item"]] and first["item"] % 2 == 1
     assert isinstance(first["index"], int)
 
 
 def test_memory_error_propagates(sample_root: Path, tok) -> None:
     with pytest.raises(MemoryError):
-        take(loader(sample_root, tok, mixture={"hardening-oom": 1.0}, prefetch_batches=0), 1)
+        take(loader(sample_root, tok, mixture={"test-hardening-oom": 1.0}, prefetch_batches=0), 1)
 
 
 # ---- 5. skip reports with reasons ------------------------------------------------------------------
@@ -277,13 +277,13 @@ def test_skips_are_grouped_by_reason_with_example_paths(broken_root, tok) -> Non
 def test_dropped_annotations_are_totalled_per_member(sample_root: Path, tok) -> None:
     """Readers leave invalid annotations out and count them (``Example.metadata.dropped``); the loader
     carries the counts into each example's metadata and totals them per member."""
-    dl = loader(sample_root, tok, mixture={"hardening-buggy": 1.0}, packing=False, prefetch_batches=0)
+    dl = loader(sample_root, tok, mixture={"test-hardening-buggy": 1.0}, packing=False, prefetch_batches=0)
     batches = take(dl, 3)  # without packing or prefetching, every example passed is in these batches
     used = [m for b in batches for row in b["metadata"] for m in row]
     in_batches = sum(m.get("dropped", {}).get("points: NaN", 0) for m in used)
     assert in_batches == 2 * sum(1 for m in used if m["item"] % 4 == 0) > 0
-    assert dl.report["dropped"] == {"hardening-buggy": {"points: NaN": in_batches}}
-    assert dl.report["examples"] == {"hardening-buggy": len(used)}
+    assert dl.report["dropped"] == {"test-hardening-buggy": {"points: NaN": in_batches}}
+    assert dl.report["examples"] == {"test-hardening-buggy": len(used)}
 
 
 def test_cli_prints_reasons_and_writes_every_skip_as_json(broken_root, tmp_path: Path,
