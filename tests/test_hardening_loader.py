@@ -64,6 +64,14 @@ def wait_gone(pids: list[int], seconds: float) -> list[int]:
     return [p for p in pids if not gone(p)]
 
 
+def no_prefetch_threads(seconds: float = 10) -> bool:
+    """No batch thread is left (threads of loaders other tests dropped end on their own shortly)."""
+    deadline = time.monotonic() + seconds
+    while live_prefetch_threads() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return live_prefetch_threads() == []
+
+
 @pytest.fixture(scope="module")
 def broken_root(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, list[Path]]]:
     """pixmo-cap + tulu sample data with pixmo-cap images broken in three different ways."""
@@ -92,16 +100,17 @@ def test_close_stops_the_prefetch_thread_and_the_worker_processes(sample_root: P
     next(it)
     pids = dl.worker_pids()
     assert len(pids) == 2 and not any(gone(p) for p in pids)
-    assert live_prefetch_threads()
+    mine = dl._active._thread
+    assert mine.is_alive()
     dl.close()
-    assert live_prefetch_threads() == []
+    assert not mine.is_alive() and no_prefetch_threads()
     assert wait_gone(pids, 5) == []
     state = dl.state_dict()
     assert state["batches"] == 1  # the consumed state survives close; a new iteration continues
     with loader(sample_root, tok, framework="torch", num_workers=2, mixture=None) as again:
         next(iter(again))
         more = again.worker_pids()
-    assert live_prefetch_threads() == [] and wait_gone(more, 5) == []
+    assert no_prefetch_threads() and wait_gone(more, 5) == []
 
 
 SEED_SNIPPET = """
