@@ -126,10 +126,15 @@ def worker_init(main_pid: int, pdeathsig: bool, user_fn: Callable[[int], Any] | 
 
     ``pdeathsig`` only when the workers are started from the main thread: the Linux signal fires when
     the *forking thread* ends, which for the main thread means the process."""
+    ppid = os.getppid()
     if pdeathsig:
         _set_parent_death_signal()
-    ppid = os.getppid()
-    if not _alive(main_pid):  # the parent died before the signal was armed
+        import multiprocessing
+
+        forked = multiprocessing.get_start_method(allow_none=True) in (None, "fork")
+        if forked and os.getppid() != main_pid:  # the parent died before the signal was armed
+            os._exit(1)
+    if not _alive(main_pid):
         os._exit(1)
     threading.Thread(target=_watch_parent, args=(main_pid, ppid, WATCHDOG_INTERVAL),
                      name="molmo2-parent-watchdog", daemon=True).start()
