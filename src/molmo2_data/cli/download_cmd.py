@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 from pathlib import Path
 
-from molmo2_data.cli.argtypes import positive_float, positive_int
+from molmo2_data.cli.argtypes import nonnegative_float, positive_float, positive_int
 from molmo2_data.errors import ConfigError
 
 STAGE_CHOICES = ("pretraining", "sft", "long-context", "all")
@@ -87,16 +86,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars; log lines only")
     p.set_defaults(run=run)
 
-
-def nonnegative_float(text: str) -> float:
-    """A finite number >= 0 (0 = never wait)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
-    return value
 
 
 def shard_arg(text: str) -> tuple[int, int]:

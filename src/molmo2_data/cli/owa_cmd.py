@@ -12,7 +12,14 @@ import argparse
 import json
 import math
 
-from molmo2_data.cli.argtypes import existing_dir, nonnegative_int, positive_float, positive_int
+from molmo2_data.cli.argtypes import (
+    existing_dir,
+    finite_float,
+    nonempty_text,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+)
 
 
 def _flag(p: argparse.ArgumentParser, name: str, **kw) -> None:
@@ -22,7 +29,7 @@ def _flag(p: argparse.ArgumentParser, name: str, **kw) -> None:
 
 def open_fraction(text: str) -> float:
     """A number strictly between 0 and 1 (``--test-percent``: a fraction, 0.2 = 20 %)."""
-    value = _number(text)
+    value = finite_float(text)
     if not 0 < value < 1:
         raise argparse.ArgumentTypeError(f"must be a fraction strictly between 0 and 1 (0.2 = 20%), got {text!r}")
     return value
@@ -30,7 +37,7 @@ def open_fraction(text: str) -> float:
 
 def overlap_fraction(text: str) -> float:
     """A number in [0, 1) (``--overlap-ratio``)."""
-    value = _number(text)
+    value = finite_float(text)
     if not 0 <= value < 1:
         raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text!r}")
     return value
@@ -57,22 +64,6 @@ def rate_spec(text: str) -> str:
         if not math.isfinite(value) or value < 0:
             raise argparse.ArgumentTypeError(f"{part!r}: Hz must be a finite number >= 0 (0 = no limit)")
     return text
-
-
-def nonempty_text(text: str) -> str:
-    if not text.strip():
-        raise argparse.ArgumentTypeError("must not be empty")
-    return text
-
-
-def _number(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
-    return value
 
 
 _OVERWRITE = "replace the contents of a non-empty --output-dir (it is emptied first); never allowed " \
