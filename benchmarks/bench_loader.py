@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from molmo2_data.cli.argtypes import positive_int
+
 sys.path.insert(0, str(Path(__file__).parent))
 
 
@@ -166,8 +168,8 @@ def trainer_wait(root: Path, depth: int, steps: int = 8, step_s: float = 0.25) -
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--examples", type=int, default=200)
-    ap.add_argument("--memory-examples", type=int, default=20000)
+    ap.add_argument("--examples", type=positive_int, default=200)
+    ap.add_argument("--memory-examples", type=positive_int, default=20000)
     ap.add_argument("--skip-memory", action="store_true")
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
