@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from molmo2_data.processes import process_alive
+
 PART_SUFFIX = ".part"
 
 
@@ -36,22 +38,6 @@ def clean_stale_parts(store: Path) -> int:
             pass
     return removed
 
-
-def process_alive(pid: int) -> bool:
-    """True for a running process; False for a gone one and for a zombie (a killed worker not yet
-    reaped still answers ``kill(pid, 0)``)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            state = f.read().rsplit(")", 1)[1].split()[0]
-        return state not in ("Z", "X")
-    except (OSError, IndexError):
-        return True
 
 
 def present_keys(store: Path) -> set[str]:

@@ -28,6 +28,8 @@ import weakref
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from molmo2_data.processes import process_alive
+
 EXIT_JOIN_TIMEOUT = 30.0  # seconds the atexit hook waits for each prefetch thread
 WATCHDOG_INTERVAL = 0.5  # seconds between parent checks in a worker
 _PR_SET_PDEATHSIG = 1
@@ -104,20 +106,11 @@ def _set_parent_death_signal() -> bool:
         return False
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
 
 def _watch_parent(main_pid: int, ppid: int, interval: float) -> None:
     while True:
         time.sleep(interval)
-        if os.getppid() != ppid or not _alive(main_pid):
+        if os.getppid() != ppid or not process_alive(main_pid):
             os._exit(1)  # the parent is gone: nobody will read what this worker makes
 
 
@@ -134,7 +127,7 @@ def worker_init(main_pid: int, pdeathsig: bool, user_fn: Callable[[int], Any] | 
         forked = multiprocessing.get_start_method(allow_none=True) in (None, "fork")
         if forked and os.getppid() != main_pid:  # the parent died before the signal was armed
             os._exit(1)
-    if not _alive(main_pid):
+    if not process_alive(main_pid):
         os._exit(1)
     threading.Thread(target=_watch_parent, args=(main_pid, ppid, WATCHDOG_INTERVAL),
                      name="molmo2-parent-watchdog", daemon=True).start()
