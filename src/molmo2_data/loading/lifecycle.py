@@ -106,7 +106,6 @@ def _set_parent_death_signal() -> bool:
         return False
 
 
-
 def _watch_parent(main_pid: int, ppid: int, interval: float) -> None:
     while True:
         time.sleep(interval)
