@@ -153,8 +153,14 @@ def check_duration(kind: str, value: Any) -> float | None:
 
 
 def check_times(kind: str, value: Any, duration: float | None) -> np.ndarray:
-    """(T,) finite, non-negative (clip-relative) seconds, within ``duration`` (+ tolerance) when known."""
+    """(T,) finite, non-negative (clip-relative) seconds, within ``duration`` (+ tolerance) when known.
+
+    Integer timestamps keep an integer dtype: the official formatter prints ``str(round(t, 1))``, which
+    keeps the source's type (``10`` for an int, ``10.0`` for a float)."""
     arr = _float_array(kind, "timestamps", value).reshape(-1)
+    raw = np.asarray(value) if not isinstance(value, np.ndarray) else value
+    if raw.dtype.kind in "iu" and raw.size == arr.size:
+        arr = raw.reshape(-1).astype(np.int64)
     if (arr < -1e-6).any():
         invalid(kind, "negative timestamp", f"{arr.min():g}")
     if duration is not None and len(arr) and arr.max() > duration + TIME_TOLERANCE:
@@ -273,6 +279,7 @@ class Pointing:
     style: str = "pointing"
     image_index: np.ndarray | None = None
     image_scales: tuple[Scale, ...] | None = None
+    alt_text: str | None = None
     kind: Literal["pointing"] = "pointing"
 
     def __post_init__(self) -> None:
@@ -281,6 +288,7 @@ class Pointing:
         self.scale = check_scale(k, self.scale)
         self.count = check_count(k, self.count, optional=True)
         self.question = check_text(k, "question", self.question, optional=True)
+        self.alt_text = check_text(k, "alt_text", self.alt_text, optional=True)
         self.mode = check_mode(k, self.mode)
         self.style = check_style(k, self.style)
         pts = check_points(k, self.points)
@@ -331,6 +339,7 @@ class VideoPointing:
     mode: str = "point_count"
     style: str = "video_point_count"
     duration: float | None = None
+    alt_text: str | None = None
     kind: Literal["video_pointing"] = "video_pointing"
 
     def __post_init__(self) -> None:
@@ -368,6 +377,7 @@ class Track:
     question: str | None = None
     style: str = "video_point_track_per_frame"
     duration: float | None = None
+    alt_text: str | None = None
     kind: Literal["track"] = "track"
 
     def __post_init__(self) -> None:
@@ -443,4 +453,28 @@ class MultipleChoice:
         return self.options[self.answer_index]
 
 
-Annotation = Messages | Caption | Pointing | Count | VideoPointing | Track | ClockTime | MultipleChoice
+@dataclass
+class VQA:
+    """A question with its answer(s) as the source gives them: one answer, or the list of annotator
+    answers of VQA-style sets (the formatter picks the training answer the way the official code does:
+    the most frequent, ties broken by the example's rng). ``style`` is the official style name
+    (vqa2, text_vqa, chart_qa, ...)."""
+
+    question: str
+    answers: str | list[str]
+    style: str = "user_qa"
+    kind: Literal["vqa"] = "vqa"
+
+    def __post_init__(self) -> None:
+        k = "vqa"
+        self.question = check_text(k, "question", self.question)  # type: ignore[assignment]
+        if isinstance(self.answers, str):
+            self.answers = check_text(k, "answer", self.answers)  # type: ignore[assignment]
+        elif isinstance(self.answers, list | tuple | np.ndarray) and len(self.answers):
+            self.answers = [check_text(k, "answer", a) for a in self.answers]  # type: ignore[misc]
+        else:
+            invalid(k, "answers must be a text or a non-empty list of texts")
+        self.style = check_style(k, self.style)
+
+
+Annotation = Messages | Caption | Pointing | Count | VideoPointing | Track | ClockTime | MultipleChoice | VQA

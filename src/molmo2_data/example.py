@@ -19,6 +19,7 @@ from typing import Any, Literal
 import numpy as np
 
 from molmo2_data.annotations import (  # noqa: F401  re-exported: the public names of this module
+    VQA,
     Annotation,
     Caption,
     ClockTime,
