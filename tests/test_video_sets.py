@@ -303,9 +303,11 @@ def test_videotrack_positions_match_frames(sample_root: Path) -> None:
         assert np.allclose(track.timestamps, np.arange(n) / t["fps"])
         frames = frames_at(ex, track.timestamps)
         assert probe_video(ex.video.path).num_frames == t["n_frames"]
-        for oid in t["object_ids"]:
+        assert ex.metadata.extra["mask_id"] == [f"{ex.metadata.source_ids['video'].split('.')[0]}_{o}"
+                                                for o in t["object_ids"]]
+        for index, oid in enumerate(t["object_ids"]):  # object_id keys into mask_id: Track ids are indices
             obj = t["objects"][oid]
-            sel = track.object_ids == oid
+            sel = track.object_ids == index
             want = [(k, p) for k, p in enumerate(obj["positions"][first:]) if p is not None]
             assert track.frame_index[sel].tolist() == [k for k, _ in want]
             assert np.allclose(track.points[sel], [p for _, p in want], atol=0.01)

@@ -12,6 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from molmo2_data.annotations import invalid
 from molmo2_data.datasets.base import AnnotationSet, select_groups
 from molmo2_data.datasets.media_store import VideoFinder, unique_with_inverse
 from molmo2_data.datasets.molmo2_video import VideoTableDataset, _bool, _coord, _finite_or_none, _floats
@@ -212,21 +213,34 @@ class Molmo2VideoTrack(VideoTableDataset):
         return anns.example(meta, video=video)
 
 
+def object_index(obj_id: Any, mask_ids: list[Any]) -> int:
+    """The object's index in the row: the published schema keys each point list by a string
+    ``object_id`` into the row's ``mask_id`` list (e.g. ``'mose_0000_0'``), as the official loader
+    reads it; an integer id (older sample tables) is taken as it is."""
+    if obj_id is None:
+        invalid("track", "object id is missing")
+    if isinstance(obj_id, str):
+        if obj_id in mask_ids:
+            return mask_ids.index(obj_id)
+        invalid("track", "object_id is not in the row's mask_id list", repr(obj_id)[:80])
+    return int(obj_id)
+
+
 def track_of_row(r: dict[str, Any], fps: float, duration: float | None) -> Track:
     """The Track of one Molmo2-VideoTrack row: frame i of an object's ``points`` is at i / fps; a null
-    point means not visible there (left out); a NaN coordinate or null object id is an AnnotationError."""
+    point means not visible there (left out); a NaN coordinate, a missing object id or one that is
+    not a key of ``mask_id`` is an AnnotationError."""
     n = max([len(o.get("points") or []) for o in r["points"] or [] if o] + [0])
+    mask_ids = list(r.get("mask_id") or [])
     pts, frames, oids = [], [], []
     for obj in r["points"] or []:
-        for i, p in enumerate((obj or {}).get("points") or []):
+        obj = obj or {}
+        oid = object_index(obj.get("object_id"), mask_ids) if obj.get("points") else None
+        for i, p in enumerate(obj.get("points") or []):
             if p is not None and len(p) >= 2 and p[0] is not None and p[1] is not None:
                 pts.append((float(p[0]), float(p[1])))
                 frames.append(i)
-                oids.append(obj.get("object_id"))
-    if any(o is None for o in oids):
-        from molmo2_data.annotations import invalid
-
-        invalid("track", "object id is missing")
+                oids.append(oid)
     order = np.lexsort((np.asarray(oids), np.asarray(frames))) if pts else np.zeros(0, dtype=np.int64)
     return Track(label=r["exp"], timestamps=np.arange(n) / fps,
                  points=np.asarray(pts, dtype=np.float64).reshape(-1, 2)[order],

@@ -258,7 +258,7 @@ def write_molmo2_capeval(ctx: SampleContext) -> None:
 # Molmo2-VideoTrack
 # ---------------------------------------------------------------------------------------------
 
-TRACK_DATASETS = ("MOSE", "SA-V", "SportsMOT", "DanceTrack")
+TRACK_DATASETS = ("mose", "sav", "sportsmot", "dancetrack")  # lower case, as the published video_dataset
 
 
 def track_scene(rng: np.random.RandomState, name: str, rel_path: str, fps: int, n: int) -> Scene:
@@ -284,10 +284,13 @@ def track_scene(rng: np.random.RandomState, name: str, rel_path: str, fps: int, 
 @sample_writer("molmo2-videotrack")
 def write_molmo2_videotrack(ctx: SampleContext, n_scenes: int = 12) -> None:
     """Clips of four "source datasets"; one row per object kind (an expression may name several
-    objects). Every third scene has no clip file: its row points into the full video with
-    start_frame > 0 and its points cover frames start_frame..end_frame."""
+    objects). The published schema: ``clip`` names carry no extension (the file is ``<clip>.mp4``),
+    ``video_dataset`` is lower case, and each point's ``object_id`` is a string key into the row's
+    ``mask_id`` list. Every third scene has no clip file (null ``clip``; a case the reader also
+    accepts): its row points into the full video with start_frame > 0 and its points cover frames
+    start_frame..end_frame."""
     rng = ctx.rng("molmo2-videotrack")
-    pt = pa.struct([("object_id", pa.int64()), ("points", pa.list_(pa.list_(pa.float64())))])
+    pt = pa.struct([("object_id", pa.string()), ("points", pa.list_(pa.list_(pa.float64())))])
     schema = pa.schema([("id", pa.string()), ("video", pa.string()), ("clip", pa.string()),
                         ("video_dataset", pa.string()), ("video_source", pa.string()), ("exp", pa.string()),
                         ("obj_id", pa.list_(pa.int64())), ("mask_id", pa.list_(pa.string())),
@@ -299,7 +302,7 @@ def write_molmo2_videotrack(ctx: SampleContext, n_scenes: int = 12) -> None:
         dataset = TRACK_DATASETS[i % len(TRACK_DATASETS)]
         fps = (10, 5)[i % 2]
         ext = "mkv" if i % 4 == 1 else "mp4"
-        video = f"{dataset.lower().replace('-', '')}_{i:04d}"
+        video = f"{dataset}_{i:04d}"
         full = i % 3 == 2
         start = 5 if full else int(rng.randint(10, 60))
         n = fps * 3
@@ -309,7 +312,7 @@ def write_molmo2_videotrack(ctx: SampleContext, n_scenes: int = 12) -> None:
             for o in scene.objects:
                 o.positions[:start] = [o.positions[start]] * start
         else:
-            file_name = f"{video}_{start}_{start + n - 1}.{ext}"
+            file_name = f"{video}_{start}_{start + n - 1}.mp4"  # clips are always <clip>.mp4
             scene = track_scene(rng, video, f"tracking/{dataset}/{file_name}", fps, n)
         write_scene(ctx, scene)
         first = start if full else 0
@@ -325,9 +328,11 @@ def write_molmo2_videotrack(ctx: SampleContext, n_scenes: int = 12) -> None:
             segments = [[start + min(k for k, p in enumerate(pp) if p is not None),
                          start + max(k for k, p in enumerate(pp) if p is not None)] for pp in per_obj]
             rows.append({"id": f"{video}_{len(rows):03d}", "video": f"{video}.{ext}",
-                         "clip": None if full else file_name, "video_dataset": dataset, "video_source": dataset,
-                         "exp": exp, "obj_id": ids, "mask_id": [f"{video}_{j}" for j in ids],
-                         "points": [{"object_id": j, "points": pp} for j, pp in zip(ids, per_obj, strict=True)],
+                         "clip": None if full else file_name[: -len(".mp4")], "video_dataset": dataset,
+                         "video_source": dataset, "exp": exp, "obj_id": ids,
+                         "mask_id": [f"{video}_{j}" for j in ids],
+                         "points": [{"object_id": f"{video}_{j}", "points": pp}
+                                    for j, pp in zip(ids, per_obj, strict=True)],
                          "segments": segments, "start_frame": start, "end_frame": start + n - 1,
                          "w": scene.width, "h": scene.height, "n_frames": n, "fps": float(fps)})
             ctx.record_truth("molmo2-videotrack", rows[-1]["id"],
