@@ -342,7 +342,25 @@ def test_cosyn_point_one_annotation_per_question(sample_root: Path) -> None:
             assert ann.style == "cosyn_point" and ann.mode == "point" and ann.scale == (100.0, 100.0)
             assert ann.question == f"Point to every {ann.label} in the figure."
             _check_points_on_objects(ex, t, ann)
-    assert len(get_dataset("cosyn-point", "validation", root=sample_root)) == 6
+    val = get_dataset("cosyn-point", "validation", root=sample_root)  # the layout with `names`
+    assert len(val) == 6
+    t = truth[val[0].metadata.source_ids["id"]]
+    assert [a.label for a in val[0].annotations] == sorted({f"{o['color']} {o['shape']}" for o in t["objects"]})
+
+
+def test_cosyn_point_published_layout_has_no_names(sample_root: Path) -> None:
+    """The published card has no `names` column: the train sample follows it and labels come from the
+    questions; the validation sample keeps `names` (the layout the official loader reads)."""
+    from molmo2_data.datasets.pixmo_points import label_from_question
+    from molmo2_data.tables import read_table
+
+    tables = sample_root / "tables" / "cosyn-point" / "default"
+    assert "names" not in read_table(tables / "train.arrow").column_names
+    assert "names" in read_table(tables / "validation.arrow").column_names
+    assert label_from_question("Point to every pink triangle in the figure.") == "pink triangle"
+    assert label_from_question("Point at all of the stars") == "stars"
+    assert label_from_question("Where are the bars above 50 in this chart?") == "bars above 50"
+    assert label_from_question("How many dots are there?") == "How many dots are there?"
 
 
 # ---------------------------------------------------------------------------------------------

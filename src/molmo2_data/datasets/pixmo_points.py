@@ -6,6 +6,7 @@ counted in ``Metadata.dropped``), never a number in the text.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -321,11 +322,33 @@ class PixMoCount(_CountingMixin, UrlImageDataset):
         return anns.example(meta, images=(image,))
 
 
+_POINT_REQUEST = re.compile(
+    r"^\s*(?:please\s+)?(?:point\s+(?:to|at|out)|locate|find|mark|show(?:\s+me)?|where\s+(?:is|are))\s+"
+    r"(?:(?:all|every|each|any)\s+(?:of\s+)?)?(?:the\s+)?", re.IGNORECASE)
+_IN_THE_PICTURE = re.compile(
+    r"\s+(?:in|on|within|from|of)\s+(?:the|this)\s+(?:figure|image|chart|diagram|picture|plot|graph|document|"
+    r"table|page|screenshot|screen|illustration|drawing|scene)\b.*$", re.IGNORECASE)
+
+
+def label_from_question(question: str) -> str:
+    """A point label from a pointing request, for CoSyn-point tables without ``names`` (the published
+    card has none; the official loader reads ``names`` and fails without it): the request words and a
+    trailing "in the figure"-style phrase are stripped ("Point to every pink triangle in the figure."
+    -> "pink triangle"); a question of another form is kept whole."""
+    text = question.strip().rstrip("?.!: ").strip()
+    request = _POINT_REQUEST.match(text)
+    if request is None:
+        return question.strip()
+    return _IN_THE_PICTURE.sub("", text[request.end():]).strip() or question.strip()
+
+
 @register_dataset("cosyn-point")
 class CoSynPoint(EmbeddedImageDataset):
     """Synthetic pointing (allenai/CoSyn-point): per image several questions, each with its answer points
-    (percent, ``{x: [..], y: [..]}``) and a label from ``names`` (the question when that column is
-    absent). One Pointing annotation per question, style ``cosyn_point``, in one tree."""
+    (percent, ``{x: [..], y: [..]}``). The label of each question comes from ``names`` when the table has
+    that column (as the official loader reads it); the published card (revision 008ee8a) has no
+    ``names``, and then the label is derived from the question (:func:`label_from_question`).
+    One Pointing annotation per question, style ``cosyn_point``, in one tree."""
 
     NAME = "cosyn-point"
     HF_PATH = "allenai/CoSyn-point"
@@ -344,7 +367,7 @@ class CoSynPoint(EmbeddedImageDataset):
     def build_example(self, rows: np.ndarray, group: int, rng: np.random.RandomState) -> Example:
         row = int(rows[0])
         r = self.row_dicts(rows, ["id", "questions", "answer_points", "names"])[0]
-        names = r.get("names") or r["questions"]
+        names = r.get("names") or [label_from_question(q) for q in r["questions"]]
         anns = AnnotationSet()
         for q, pts, name in zip(r["questions"], r["answer_points"], names, strict=True):
             anns.add(_clipped_pointing, name, pts, "cosyn_point", question=q)

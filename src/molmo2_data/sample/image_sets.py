@@ -389,6 +389,8 @@ def write_pixmo_docs(ctx: SampleContext) -> None:
 
 @sample_writer("cosyn-point")
 def write_cosyn_point(ctx: SampleContext) -> None:
+    """The train split in the published layout (card revision 008ee8a: no ``names`` column, labels come
+    from the questions); the validation split with ``names``, the layout the official loader reads."""
     rng = ctx.rng("cosyn-point")
     xy = pa.struct([("x", pa.list_(pa.float64())), ("y", pa.list_(pa.float64()))])
     schema = pa.schema([("id", pa.string()), ("image", pa.struct([("bytes", pa.binary()), ("path", pa.string())])),
@@ -417,6 +419,8 @@ def write_cosyn_point(ctx: SampleContext) -> None:
                                       pa.array(cols["questions"], schema.field("questions").type),
                                       pa.array(cols["answer_points"], schema.field("answer_points").type),
                                       pa.array(cols["names"], schema.field("names").type)], schema=schema)
+        if split == "train":
+            table = table.drop_columns(["names"])
         ctx.write_table("cosyn-point", split, table)
 
 
