@@ -596,3 +596,41 @@ def test_get_is_identical_in_another_process(sample_root: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code, str(sample_root), str(Path(__file__).parent)],
                          capture_output=True, check=True, env={**os.environ, "PYTHONHASHSEED": "77"})
     assert pickle.loads(out.stdout) == here
+
+
+# ---------------------------------------------------------------------------------------------
+# Published layouts of other revisions
+# ---------------------------------------------------------------------------------------------
+
+
+def test_pixmo_cap_qa_messages_source_without_messages_column(tmp_path: Path) -> None:
+    """The published card has no `messages` column: source="messages" then derives the same turns from
+    question/answer instead of failing with a SchemaError."""
+    write_sample(tmp_path, seed=1, datasets=["pixmo-cap-qa"], progress=False)
+    with_column = get_dataset("pixmo-cap-qa", root=tmp_path, source="messages")
+    want = [[[m.content for m in a.messages] for a in ex.annotations] for ex in _examples(with_column)]
+    _rewrite(tmp_path, "pixmo-cap-qa", "train", "default", lambda t: t.drop_columns(["messages"]))
+    derived = get_dataset("pixmo-cap-qa", root=tmp_path, source="messages")
+    got = [[[m.content for m in a.messages] for a in ex.annotations] for ex in _examples(derived)]
+    assert got == want and len(got) >= MIN_EXAMPLES and any(len(c) > 2 for tree in got for c in tree)
+
+
+def test_pixmo_clocks_revisions(tmp_path: Path) -> None:
+    """Revision ad2996a (no watchface_name) reads; the first revision (hour/minute/second, no answer text)
+    is a SchemaError that names the revision the reader needs."""
+    write_sample(tmp_path, seed=1, datasets=["pixmo-clocks"], progress=False)
+    full = get_dataset("pixmo-clocks", root=tmp_path)
+    want = [(a.hour, a.minute, a.second, a.text) for ex in _examples(full) for a in ex.annotations]
+    _rewrite(tmp_path, "pixmo-clocks", "train", "default", lambda t: t.drop_columns(["watchface_name"]))
+    ds = get_dataset("pixmo-clocks", root=tmp_path)
+    assert [(a.hour, a.minute, a.second, a.text) for ex in _examples(ds) for a in ex.annotations] == want
+    assert ds[0].metadata.extra["watchface_name"] is None
+
+    def first_revision(t: pa.Table) -> pa.Table:
+        return pa.table({"example_id": t["example_id"], "watchface_id": t["watchface_id"],
+                         "hour": t["hour_visible"], "minute": t["minute_visible"], "second": t["second_visible"],
+                         "time_format": t["time_format"]})
+
+    _rewrite(tmp_path, "pixmo-clocks", "train", "default", first_revision)
+    with pytest.raises(SchemaError, match="first published revision.*ad2996a or later"):
+        get_dataset("pixmo-clocks", root=tmp_path)

@@ -177,6 +177,9 @@ class TableDataset(DatasetBase):
     CONFIGS: ClassVar[tuple[str, ...]] = ("default",)
     SPLITS: ClassVar[Mapping[str, SplitSpec]] = {"train": "train"}
     COLUMNS: ClassVar[Mapping[str, Any]] = {}  # column -> type predicate (None = any type)
+    # The source revision (Hub commit of the dataset card / data) the reader's schema was checked against;
+    # ``inspect NAME`` and docs/datasets.md show it. None: not yet checked against a published revision.
+    REVISION: ClassVar[str | None] = None
     MEDIA: ClassVar[str] = "none"  # none | url_image | embedded_image | video | rendered
     VERSION: ClassVar[int] = 1  # bump to invalidate cached indexes when build_index changes
 
@@ -214,6 +217,10 @@ class TableDataset(DatasetBase):
         return names - {"self", "split", "config", "root"}
 
     # -- hooks --------------------------------------------------------------------------------
+
+    def check_layout(self, table: pa.Table, where: str) -> None:
+        """Hook before the column check: a reader that accepts several published layouts (revisions) picks
+        its columns here, or raises a SchemaError naming the revision it needs."""
 
     def build_index(self, table: pa.Table) -> dict[str, np.ndarray]:
         """Return at least ``order`` and ``offsets`` (rows of group g are
@@ -258,7 +265,9 @@ class TableDataset(DatasetBase):
         files = self.table_files()
         tables = [read_table(f) for f in files]
         table = tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="permissive")
-        require_columns(table, self.COLUMNS, f"{self.NAME} ({', '.join(str(f) for f in files)})")
+        where = f"{self.NAME} ({', '.join(str(f) for f in files)})"
+        self.check_layout(table, where)
+        require_columns(table, self.COLUMNS, where)
         self.configs_loaded = tuple(f.parent.name for f in files)
         self.table_paths = tuple(str(f) for f in files)
         self.table_starts = np.cumsum([0] + [len(t) for t in tables])

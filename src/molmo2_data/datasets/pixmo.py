@@ -21,7 +21,7 @@ from molmo2_data.annotations import invalid
 from molmo2_data.datasets.base import AnnotationSet, HeldOut, TableDataset, index_from_mask
 from molmo2_data.datasets.media_store import unique_with_inverse, url_image_file, url_images_present
 from molmo2_data.datasets.registry import register_dataset
-from molmo2_data.errors import ConfigError
+from molmo2_data.errors import ConfigError, SchemaError
 from molmo2_data.example import (
     Caption,
     ClockTime,
@@ -191,10 +191,13 @@ class PixMoCapQa(UrlImageDataset):
 
     ``source="question"`` (Molmo2): the ``question`` column carries ``[USER]``/``[ASSISTANT]`` markers
     and ``answer`` is the final reply; ``source="messages"`` (Molmo v1): the ``messages`` column lists the
-    turns. Rows whose turns are malformed are skipped and counted."""
+    turns. The published card has no ``messages`` column; then ``source="messages"`` derives the same
+    turns from ``question``/``answer`` (the two encodings hold the same conversation). Rows whose turns
+    are malformed are skipped and counted."""
 
     NAME = "pixmo-cap-qa"
     HF_PATH = "allenai/pixmo-cap-qa"
+    REVISION = "card: image_url, question, answer (no messages column)"
     SPLITS = {"train": HeldOut(), "validation": HeldOut()}
     COLUMNS = {"image_url": is_string, "question": is_string, "answer": is_string}
 
@@ -203,12 +206,17 @@ class PixMoCapQa(UrlImageDataset):
             raise ConfigError(f"pixmo-cap-qa: source must be 'question' or 'messages', got {source!r}")
         self.source = source
         self.style = style
-        if source == "messages":
-            self.COLUMNS = {"image_url": is_string, "messages": is_list}
+        self.turns_column = source == "messages"
         super().__init__(split, source=source, **kw)
 
-    def row_filter(self, table: pa.Table) -> np.ndarray:
+    def check_layout(self, table: pa.Table, where: str) -> None:
         if self.source == "messages":
+            self.turns_column = "messages" in table.column_names
+            if self.turns_column:
+                self.COLUMNS = {"image_url": is_string, "messages": is_list}  # type: ignore[misc]
+
+    def row_filter(self, table: pa.Table) -> np.ndarray:
+        if self.turns_column:
             n = _list_lengths(table.column("messages"))
             return _drop(self.skipped, (n >= 2) & (n % 2 == 0), "messages not in user/assistant pairs")
         keep = _drop(self.skipped, nonempty_strings(table, "question") & nonempty_strings(table, "answer"),
@@ -224,7 +232,7 @@ class PixMoCapQa(UrlImageDataset):
     def build_example(self, rows: np.ndarray, group: int, rng: np.random.RandomState) -> Example:
         anns = AnnotationSet()
         image = self.image(rows)
-        if self.source == "messages":
+        if self.turns_column:
             for turns in self.column("messages", rows):
                 anns.add(_alternating, turns or [], self.style)
         else:
@@ -325,11 +333,22 @@ class PixMoClocks(TableDataset):
 
     NAME = "pixmo-clocks"
     HF_PATH = "allenai/pixmo-clocks"
+    REVISION = "80b094a (main; ad2996a without watchface_name also reads)"
     SPLITS = {"train": "train", "validation": "validation"}
     MEDIA = "rendered"
-    COLUMNS = {"example_id": None, "watchface_id": None, "watchface_name": None, "time_format": is_string,
+    COLUMNS = {"example_id": None, "watchface_id": None, "time_format": is_string,
                "shows_seconds": is_bool, "hour_visible": is_integer, "minute_visible": is_integer,
                "second_visible": is_integer, "text": is_string}
+
+    def check_layout(self, table: pa.Table, where: str) -> None:
+        names = set(table.column_names)
+        if {"hour", "minute"} <= names and "text" not in names:
+            raise SchemaError(
+                f"{where}: this is the first published revision of allenai/pixmo-clocks (1ee1d94: hour, minute, "
+                "second, time_format; no answer text and no visible-unit columns), which the reader cannot turn "
+                "into the published answers; it needs revision ad2996a or later (columns watch_time, "
+                "hour_visible, minute_visible, second_visible, text). Fetch the current one with "
+                "`molmo2-data download --datasets pixmo-clocks`.")
 
     def build_index(self, table: pa.Table) -> dict[str, np.ndarray]:
         from molmo2_data.datasets.media_store import list_names
@@ -348,7 +367,7 @@ class PixMoClocks(TableDataset):
     def build_example(self, rows: np.ndarray, group: int, rng: np.random.RandomState) -> Example:
 
         row = int(rows[0])
-        r = self.row_dicts(rows, list(self.COLUMNS) + ["watch_time"])[0]
+        r = self.row_dicts(rows, [*self.COLUMNS, "watch_time", "watchface_name"])[0]
         second = r["second_visible"]
         anns = AnnotationSet()
         anns.add(ClockTime, hour=r["hour_visible"], minute=r["minute_visible"],
@@ -356,6 +375,6 @@ class PixMoClocks(TableDataset):
         path = paths.clock_dir(self.root) / f"{r['example_id']}.png"
         meta = Metadata(dataset=self.NAME, split=self.split, rows=(row,),
                         source_ids={"example_id": r["example_id"], "watchface_id": r["watchface_id"]},
-                        extra={"watchface_name": r["watchface_name"], "watch_time": r.get("watch_time"),
+                        extra={"watchface_name": r.get("watchface_name"), "watch_time": r.get("watch_time"),
                                "shows_seconds": r["shows_seconds"]})
         return anns.example(meta, images=(ImageRef(path=str(path)),))
