@@ -262,6 +262,18 @@ def statistics(name: str, split: str | None = None, root: str | os.PathLike | No
             "error examples": problems.examples}
 
 
+def published_source(name: str) -> dict[str, Any] | None:
+    """Where a built-in dataset comes from and which published revision its reader was checked against."""
+    from molmo2_data.datasets.published import published_schema
+    from molmo2_data.datasets.registry import canonical_name
+
+    spec = published_schema(canonical_name(name))
+    if spec is None:
+        return None
+    return {"hf_path": spec.hf_path, "revision": spec.revision, "columns": dict(spec.columns),
+            "optional": dict(spec.optional), "notes": spec.notes}
+
+
 def schema(name: str, split: str | None = None, root: str | os.PathLike | None = None) -> str:
     ds = get_dataset(name, split=split or default_split(name), root=root)
     if isinstance(ds, TableDataset):

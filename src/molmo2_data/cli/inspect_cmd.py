@@ -62,8 +62,10 @@ def run(args: argparse.Namespace) -> int:
     stats = insp.statistics(name, args.split, root)
     avail = insp.availability(name, root, args.split, scan_limit=0)
     bad_files = _unique_files(problems.bad_files + stats["bad files"])
+    published = insp.published_source(name)
     if args.json:
         print(json.dumps({"availability": avail.__dict__, "schema": insp.schema(name, args.split, root),
+                          "published": published,
                           "samples": samples, "statistics": stats, "bad files": bad_files,
                           "sample problems": {"invalid": dict(problems.invalid), "errors": problems.examples}},
                          indent=1, default=str))
@@ -72,6 +74,9 @@ def run(args: argparse.Namespace) -> int:
     console.print(f"rows {avail.rows:,}  examples {avail.examples:,}  skipped {avail.skipped or 'none'}")
     _print_problems(console, bad_files, problems, stats)
     console.rule("schema")
+    if published:
+        console.print(f"source {published['hf_path']}  checked against: {published['revision']}"
+                      + (f"\n{published['notes']}" if published["notes"] else ""), markup=False)
     console.print(insp.schema(name, args.split, root), markup=False)
     for s in samples:
         console.rule(f"sample {s['index']}")

@@ -177,9 +177,6 @@ class TableDataset(DatasetBase):
     CONFIGS: ClassVar[tuple[str, ...]] = ("default",)
     SPLITS: ClassVar[Mapping[str, SplitSpec]] = {"train": "train"}
     COLUMNS: ClassVar[Mapping[str, Any]] = {}  # column -> type predicate (None = any type)
-    # The source revision (Hub commit of the dataset card / data) the reader's schema was checked against;
-    # ``inspect NAME`` and docs/datasets.md show it. None: not yet checked against a published revision.
-    REVISION: ClassVar[str | None] = None
     MEDIA: ClassVar[str] = "none"  # none | url_image | embedded_image | video | rendered
     VERSION: ClassVar[int] = 1  # bump to invalidate cached indexes when build_index changes
 

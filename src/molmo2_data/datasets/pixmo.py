@@ -197,7 +197,6 @@ class PixMoCapQa(UrlImageDataset):
 
     NAME = "pixmo-cap-qa"
     HF_PATH = "allenai/pixmo-cap-qa"
-    REVISION = "card: image_url, question, answer (no messages column)"
     SPLITS = {"train": HeldOut(), "validation": HeldOut()}
     COLUMNS = {"image_url": is_string, "question": is_string, "answer": is_string}
 
@@ -333,7 +332,6 @@ class PixMoClocks(TableDataset):
 
     NAME = "pixmo-clocks"
     HF_PATH = "allenai/pixmo-clocks"
-    REVISION = "80b094a (main; ad2996a without watchface_name also reads)"
     SPLITS = {"train": "train", "validation": "validation"}
     MEDIA = "rendered"
     COLUMNS = {"example_id": None, "watchface_id": None, "time_format": is_string,
