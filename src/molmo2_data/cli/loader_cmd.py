@@ -26,7 +26,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     f"Stages: {', '.join(STAGES)}.",
     )
     p.add_argument("--stage", default="pretraining", choices=list(STAGES))
-    p.add_argument("--batch-size", type=positive_int, default=2, help="packed sequences per step (default 2)")
+    p.add_argument("--batch-size", type=batch_size_arg, default=2,
+                   help="packed sequences per step and rank (default 2), or 'stage': the stage's global batch "
+                        "(256 pretraining / 128 SFT) divided by --world-size")
+    p.add_argument("--batch-format", choices=["default", "molmo2"], default="default",
+                   help="'molmo2': the official Molmo2 trainer's batch (loss_masks, per-row tensors only, "
+                        "float32 normalised images for pretraining stages); see docs/integrations/official-trainer.md")
     p.add_argument("--steps", type=positive_int, default=5, help="batches to pull (default 5)")
     p.add_argument("--num-workers", type=nonnegative_int, default=0, help="DataLoader worker processes (default 0)")
     p.add_argument("--sequence-length", type=positive_int, default=None,
@@ -48,6 +53,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="write every skipped example as one JSON line (index, member, dataset, rows, media, "
                         "error type, message)")
     p.set_defaults(run=run)
+
+
+def batch_size_arg(text: str) -> int | str:
+    """A positive number of sequences, or 'stage' (the stage's global batch over the world size)."""
+    return "stage" if text == "stage" else positive_int(text)
 
 
 def _data_root_note(args: argparse.Namespace) -> str:
@@ -81,7 +91,8 @@ def run(args: argparse.Namespace) -> int:
         dl = get_dataloader(args.stage, batch_size=args.batch_size, num_workers=args.num_workers, seed=args.seed,
                             rank=args.rank, world_size=args.world_size, tokenizer=tok,
                             sequence_length=args.sequence_length, root=args.root, mixture=args.mixture,
-                            max_frames=args.max_frames, framework=args.framework)
+                            max_frames=args.max_frames, framework=args.framework,
+                            batch_format=args.batch_format)
     records: list[dict[str, Any]] = []
     dl.on_skip = records.append
     with dl:  # stops the batch thread and the workers however the run ends
@@ -92,10 +103,16 @@ def _pull(args: argparse.Namespace, dl: Any, tok: Any, note: str, t_setup: float
           records: list[dict[str, Any]]) -> int:
     from tqdm import tqdm
 
+    from molmo2_data.loading.molmo2_batch import default_view
     from molmo2_data.loading.preview import achieved_mix, describe_row, packing_fill
 
     report = dl.report
     print(note)
+    if args.batch_size == "stage":
+        from molmo2_data.loading.loader import stage_config
+
+        print(f"batch: {dl.sequences_per_batch} sequences per rank (stage global batch "
+              f"{stage_config(args.stage).global_batch_size} / world size {args.world_size})")
     print(f"stage {args.stage}: mixture {report['mixture']}, {len(report['rates'])} datasets "
           f"(absent: {', '.join(report['absent']) or 'none'})")
     if report.get("note"):
@@ -107,7 +124,8 @@ def _pull(args: argparse.Namespace, dl: Any, tok: Any, note: str, t_setup: float
     for step in tqdm(range(args.steps), desc="batches", unit="batch", disable=args.json):
         batch = next(it)
         if first is None:
-            first = {k: (v.numpy() if hasattr(v, "numpy") else v) for k, v in batch.items()}
+            shapes = {k: list(v.shape) for k, v in batch.items() if hasattr(v, "shape")}
+            first = default_view({k: (v.numpy() if hasattr(v, "numpy") else v) for k, v in batch.items()})
         ids = batch["input_ids"]
         ids = ids.numpy() if hasattr(ids, "numpy") else ids
         real = int((ids >= 0).sum())
@@ -121,7 +139,6 @@ def _pull(args: argparse.Namespace, dl: Any, tok: Any, note: str, t_setup: float
             print(json.dumps({"step": step, "shapes": shapes, "examples": n_docs, "real_tokens": real,
                               "fill": fills[-1], "datasets": sorted({m["member"] for r in batch["metadata"] for m in r})}))
     dt = time.perf_counter() - t1
-    shapes = {k: list(v.shape) for k, v in first.items() if hasattr(v, "shape")}
     print(f"batch tensors: {shapes}")
     print(f"{args.steps} batches, {examples} examples, {tokens:,} tokens in {dt:.1f} s: "
           f"{examples / dt:.1f} examples/s, {tokens / dt:,.0f} tokens/s (setup {t_setup:.1f} s); "

@@ -33,8 +33,10 @@ class BatchIterator:
     """Framework-free core: encoded examples in index order -> packed sequences -> numpy batches."""
 
     def __init__(self, source: StageSource, cursor: RankCursor, batch_size: int, sequence_length: int,
-                 packing: PackingConfig | None, pad_to: str = "max", fingerprint: dict[str, Any] | None = None):
+                 packing: PackingConfig | None, pad_to: str = "max", fingerprint: dict[str, Any] | None = None,
+                 collate_fn: Callable[..., dict[str, Any]] = collate):
         self.source = source
+        self.collate_fn = collate_fn  # (sequences, sequence_length, pad_to) -> batch: the batch format
         self.cursor = cursor
         self.batch_size = batch_size
         self.sequence_length = sequence_length
@@ -150,7 +152,7 @@ class BatchIterator:
             pending.append(seq)
             if len(pending) == self.batch_size:
                 self.batches += 1
-                yield collate(pending, self.sequence_length, self.pad_to)
+                yield self.collate_fn(pending, self.sequence_length, self.pad_to)
                 pending = []
 
 
@@ -196,6 +198,12 @@ class _ConsumedState:
         self._active: Prefetcher | None = None
         self._lifecycle_lock = threading.RLock()
         track_loader(self)
+
+    @property
+    def sequences_per_batch(self) -> int:
+        """Packed sequences per batch on this rank (``batch_size="stage"``: the stage's global batch / world
+        size). Named apart from ``DataLoader.batch_size``, which is None here (batches are made by the core)."""
+        return self._core.batch_size
 
     @property
     def on_skip(self) -> SkipSink | None:

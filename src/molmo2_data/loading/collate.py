@@ -91,4 +91,11 @@ def collate(seqs: Sequence[PackedSequence], sequence_length: int, pad_to: str = 
 def to_torch(batch: dict[str, Any]) -> dict[str, Any]:
     import torch
 
-    return {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in batch.items()}
+    def convert(v: Any) -> Any:
+        if isinstance(v, np.ndarray):
+            return torch.from_numpy(v)
+        if isinstance(v, list) and v and all(isinstance(x, np.ndarray) for x in v):
+            return [torch.from_numpy(x) for x in v]  # per-row arrays (official cum_*_bounds)
+        return v
+
+    return {k: convert(v) for k, v in batch.items()}

@@ -60,6 +60,7 @@ class PackedSequence:
     token_pooling: np.ndarray | None  # indexes the concatenated crops' patches
     patch_masks: np.ndarray | None
     metadata: list[dict[str, Any]] = field(default_factory=list)
+    pooling_rows: tuple[int, ...] = ()  # token_pooling rows of each example with images, in order
 
     @property
     def n_tokens(self) -> int:
@@ -109,6 +110,7 @@ def pack(examples: list[EncodedExample]) -> PackedSequence:
         token_pooling=np.concatenate(pooling) if pooling else None,
         patch_masks=np.concatenate(masks) if masks else None,
         metadata=[e.metadata for e in examples],
+        pooling_rows=tuple(len(p) for p in pooling),
     )
 
 
