@@ -66,3 +66,25 @@ def test_official_sft_image_pointing_uses_high_res_sometimes() -> None:
     enc = build_encoder(STAGES["molmo2-sft"], load_tokenizer("qwen3"), 16384, mix, 128)
     assert enc.p_high_res == {"molmo2-multiimagepoint": 0.3, "pixmo-points": 0.3, "pixmo-count": 0.3,
                               "cosyn-point": 0.3}
+
+
+def test_stage_lengths_hold_the_stage_frames() -> None:
+    """Why SFT is 16,384 and long context 36,864 tokens although seed 000 says 4,096 and "up to 16K": the
+    stage's frames (128 / 384 at 2 fps, 81 pooled patches + a timestamp each) do not fit the seed's numbers."""
+    from molmo2_data.text.tokenizer import load_tokenizer
+    from molmo2_data.vision.video import VideoConfig, frame_layout, sample_times
+
+    tok = load_tokenizer("qwen3")
+    per_frame = (27 // 3) ** 2  # 378 px / 14 px patches, pooled 3x3
+    assert per_frame == 81
+
+    def video_tokens(frames: int) -> int:
+        times = sample_times(frames / 2.0, VideoConfig().max_fps, frames)
+        assert len(times) == frames
+        return len(frame_layout(times, per_frame, False, tok.encode))
+
+    sft, long = video_tokens(STAGES["sft"].max_frames), video_tokens(STAGES["long-context"].max_frames)
+    assert 4096 < sft < STAGES["sft"].sequence_length == 16384
+    assert 16384 < long < STAGES["long-context"].sequence_length == 36864
+    assert STAGES["sft"].sequence_length == STAGES["molmo2-sft"].sequence_length
+    assert STAGES["long-context"].sequence_length == STAGES["molmo2-long-context"].sequence_length

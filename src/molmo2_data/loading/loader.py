@@ -93,7 +93,7 @@ def get_dataloader(stage: str | StageConfig = "pretraining", batch_size: int | s
                    seed: int | None = None, rank: int | None = None, world_size: int | None = None,
                    tokenizer: str | Molmo2Tokenizer = "qwen3", sequence_length: int | None = None,
                    split: str = "train", root: str | os.PathLike | None = None, packing: bool | None = None,
-                   mixture: Mixture | dict | str | os.PathLike | None = None, max_frames: int | None = None,
+                   mixture: Mixture | dict | list | str | os.PathLike | None = None, max_frames: int | None = None,
                    pad_to: str = "max", framework: str = "torch", prefetch_factor: int | None = None,
                    packing_buffer: int = 48, packing_solver: str | None = None, prefetch_batches: int = 2,
                    pin_memory: bool = False, worker_init_fn: Callable[[int], Any] | None = None,
@@ -111,7 +111,8 @@ def get_dataloader(stage: str | StageConfig = "pretraining", batch_size: int | s
     instead of uint8; None = the recipe's (pretraining stages normalise on the CPU, as the official
     pretraining's ``normalize_on_gpu=False``; SFT stages hand out uint8). ``pad_images_to_max`` (molmo2
     format): pad images to the stage's crop budget per sequence (16 / 128 / 384) for constant shapes.
-    ``mixture``: a custom mixture (dict, YAML/JSON path or :class:`Mixture`) replacing the stage's.
+    ``mixture``: a custom mixture (dict, the seeds' list of ``{"name", "weight"}``, YAML/JSON path or
+    :class:`Mixture`) replacing the stage's.
     ``framework="numpy"``: a framework-free iterator of numpy batches (no torch needed).
     ``packing_buffer``: examples the packer chooses from (official 48). ``packing_solver``: "knapsack"
     (the official exact 2-D DP; default of the molmo2-* stages), "fill" (fullest text by exact subset

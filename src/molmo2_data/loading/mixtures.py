@@ -187,12 +187,33 @@ def _member_name(mixture: str, name: Any) -> str:
     return name
 
 
-def custom_mixture(spec: Mapping[str, Any] | str | os.PathLike, name: str = "custom") -> Mixture:
+def weights_from_list(items: Sequence[Any], name: str = "custom") -> dict[str, Any]:
+    """The seeds' mixture list ``[{"name": "pixmo_cap", "weight": 0.4}, ...]`` -> ``{name: weight}``; a
+    missing key, an unknown key or a name given twice is a ConfigError (weights are checked later)."""
+    if not items:
+        raise ConfigError(f"mixture {name!r}: the list of datasets is empty")
+    out: dict[str, Any] = {}
+    for i, item in enumerate(items):
+        if not isinstance(item, Mapping) or set(item) != {"name", "weight"}:
+            got = sorted(item) if isinstance(item, Mapping) else type(item).__name__
+            raise ConfigError(f"mixture {name!r}: entry {i} must be {{'name': dataset, 'weight': number}}, got {got}")
+        member = _member_name(name, item["name"])
+        if member in out:
+            raise ConfigError(f"mixture {name!r}: dataset {member!r} is listed twice")
+        out[member] = item["weight"]
+    return out
+
+
+def custom_mixture(spec: Mapping[str, Any] | Sequence[Mapping[str, Any]] | str | os.PathLike,
+                   name: str = "custom") -> Mixture:
     """A mixture from a dict or a YAML/JSON file: either ``{dataset: rate, ...}`` (rates used as given) or
     ``{"groups": {group: {"rate": r, "members": {dataset: size_or_null}}}}`` (√size inside a group,
     sizes as virtual-size caps). Rates and sizes must be finite numbers >= 0 with at least one rate > 0;
-    anything else is a :class:`ConfigError` naming the member (and the file)."""
+    anything else is a :class:`ConfigError` naming the member (and the file). The seeds' list form
+    ``[{"name": dataset, "weight": w}, ...]`` is accepted as ``{dataset: w, ...}``."""
     where = ""
+    if isinstance(spec, list | tuple):
+        spec = weights_from_list(spec, name)
     if not isinstance(spec, Mapping):
         if not isinstance(spec, str | os.PathLike):
             raise ConfigError(f"a mixture must be a mapping or a YAML/JSON file path, got {type(spec).__name__}")
@@ -201,6 +222,11 @@ def custom_mixture(spec: Mapping[str, Any] | str | os.PathLike, name: str = "cus
             raise ConfigError(f"{p}: no such mixture file" if not p.exists() else f"{p}: not a regular file")
         spec = read_config_file(p)  # ConfigError naming the file (and line) when unparsable
         name, where = p.stem, f"{p}: "
+        if isinstance(spec, list):
+            try:
+                spec = weights_from_list(spec, name)
+            except ConfigError as e:
+                raise ConfigError(f"{where}{e}") from None
     if not isinstance(spec, Mapping) or not spec:
         raise ConfigError(f"{where}a mixture must be a non-empty mapping, got {type(spec).__name__}")
     try:
@@ -263,8 +289,15 @@ class StageConfig:
 
 
 STAGES: dict[str, StageConfig] = {
-    # The seed document's stages (its lists, its percentages, its lengths and frame counts).
-    # The seed's 4,096 tokens are 1.6x the official 2,536, so the crop budget per sequence grows from 16 to 32.
+    # The seed document's stages: its dataset lists and percentages. Lengths and frames (docs/loader.md
+    # "Stages" says where each number comes from):
+    # - pretraining: 4,096 tokens is seed 000's "Sequence length: 4096 tokens"; 16 frames and the global
+    #   batch 256 are its values too. 4,096 is 1.6x the official 2,536, so the crop budget grows 16 -> 32.
+    # - sft: seed 000 says 4,096 tokens *and* 128 frames, which contradict each other: 128 frames at 2 fps
+    #   take ~11k tokens (81 pooled patches + a timestamp per frame; tests/test_mixtures.py counts them),
+    #   so the official SFT length 16,384 (launch_scripts/sft.py --seq_len default) is kept.
+    # - long-context: seed 000 says "up to 16K tokens", but its 384 frames need ~33k tokens; the official
+    #   long-context length 36,864 (shared spec MIXTURES.md) is kept.
     "pretraining": StageConfig("pretraining", seed_pretraining, 4096, max_frames=16, global_batch_size=256,
                                pointing_format="html-v1", system_prompt="style_and_length_v2",
                                prompt_templates="none", data_seed=95818, packing_max_crops=32, packing_solver="fill"),

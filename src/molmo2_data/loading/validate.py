@@ -77,8 +77,9 @@ def check_arguments(*, stage: Any, batch_size: Any, num_workers: Any, seed: Any,
     if root is not None and not isinstance(root, str | os.PathLike):
         raise ConfigError(f"root must be a path or None, got {root!r}")
     check_bool("packing", packing, optional=True)
-    if mixture is not None and not isinstance(mixture, Mixture | Mapping | str | os.PathLike):
-        raise ConfigError(f"mixture must be a dict, a YAML/JSON file path or a Mixture, got {type(mixture).__name__}")
+    if mixture is not None and not isinstance(mixture, Mixture | Mapping | list | tuple | str | os.PathLike):
+        raise ConfigError(f"mixture must be a dict, a list of {{'name', 'weight'}}, a YAML/JSON file path or a "
+                          f"Mixture, got {type(mixture).__name__}")
     check_int("max_frames", max_frames, 1, optional=True)
     check_choice("pad_to", pad_to, PAD_TO)
     check_choice("framework", framework, FRAMEWORKS)
