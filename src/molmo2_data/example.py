@@ -115,17 +115,44 @@ def _seconds(name: str, value: Any) -> float | None:
 
 @dataclass(frozen=True)
 class VideoRef:
-    """A video file, optionally restricted to a clip [clip_start, clip_end] (seconds)."""
+    """A video file, optionally restricted to a clip [clip_start, clip_end] (seconds); or a video given
+    as decoded frames (``frames``: ImageRefs, ``frame_times``: their seconds), as a hand-written
+    dataset's ``get`` may return it (``{"video": [frame, ...], "fps": 2}``); then ``path`` only names it."""
 
     path: str
     clip_start: float | None = None
     clip_end: float | None = None
     subtitles: tuple[Subtitle, ...] = ()
     source: str | None = None
+    frames: tuple[ImageRef, ...] = ()
+    frame_times: tuple[float, ...] = ()
+
+    @classmethod
+    def from_frames(cls, frames: Sequence[Any], frame_times: Sequence[float] | None = None, fps: float | None = None,
+                    name: str = "<frames>") -> VideoRef:
+        """A video of decoded frames: (H, W, 3) arrays, paths, bytes or ImageRefs. Times are ``frame_times``,
+        or i / ``fps`` (default 2 fps, the stages' sampling rate); they must increase strictly."""
+        from molmo2_data.annotations import check_number
+
+        refs = tuple(f if isinstance(f, ImageRef) else _image_ref(f) for f in frames)
+        if not refs:
+            raise SchemaError("a video given as frames needs at least one frame")
+        if frame_times is None:
+            rate = 2.0 if fps is None else check_number("video", "fps", fps, positive=True)
+            times = tuple(i / float(rate) for i in range(len(refs)))
+        else:
+            times = tuple(float(t) for t in frame_times)
+            if len(times) != len(refs):
+                raise SchemaError(f"{len(refs)} frames but {len(times)} frame_times")
+            if any(not np.isfinite(t) or t < 0 for t in times) or any(b <= a for a, b in zip(times, times[1:], strict=False)):
+                raise SchemaError("frame_times must be finite, non-negative and strictly increasing seconds")
+        return cls(path=name, frames=refs, frame_times=times)
 
     def __post_init__(self) -> None:
         if not isinstance(self.path, str) or not self.path:
             raise SchemaError(f"VideoRef needs a file path, got {self.path!r}")
+        object.__setattr__(self, "frames", tuple(self.frames))
+        object.__setattr__(self, "frame_times", tuple(self.frame_times))
         start = _seconds("clip_start", self.clip_start)
         end = _seconds("clip_end", self.clip_end)  # an empty clip is the decoder's MediaDecodeError
         object.__setattr__(self, "clip_start", start)
@@ -192,40 +219,39 @@ class Example:
         return {0: "none", 1: "image"}.get(len(self.images), "multi_image")
 
     def __getitem__(self, key: str) -> Any:
-        """Dict-style access in the shape of the seed documents' examples (``ex["image"]`` is the
-        decoded array, ``ex["messages"]`` the chat turns of literal-message annotations, and for a
-        single annotation its fields, e.g. ``ex["caption"]``)."""
-        if key == "image":
-            if not self.images:
-                raise KeyError("image")
-            arrays = [im.load() for im in self.images]
-            return arrays[0] if len(arrays) == 1 else arrays
-        if key == "images":
-            return [im.load() for im in self.images]
-        if key in ("video", "video_path"):
-            if self.video is None:
-                raise KeyError(key)
-            return self.video.path
-        if key == "metadata":
-            return dataclasses.asdict(self.metadata)
-        if key == "messages":
-            msgs = [m for a in self.annotations if isinstance(a, Messages) for m in a.messages]
-            return [{"role": m.role, "content": m.content} for m in msgs]
-        if key == "annotations":
-            return self.annotations
-        if len(self.annotations) == 1:
-            ann = self.annotations[0]
-            if key == "caption" and isinstance(ann, Caption):
-                return ann.text
-            if hasattr(ann, key):
-                return getattr(ann, key)
-        raise KeyError(key)
+        """Dict-style access in the shape of the seed documents' examples: ``ex["image"]`` (decoded
+        array), ``ex["messages"]``, ``ex["caption"]``, ``ex["query"]``, ``ex["points"]``, ``ex["count"]``,
+        ``ex["questions"]``, ``ex["answers"]``, ``ex["tracks"]``, ... (see :mod:`molmo2_data.example_view`
+        and docs/examples.md). A key the example cannot answer is a KeyError."""
+        from molmo2_data.example_view import view_value
+
+        return view_value(self, key)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key in self.keys()
+
+    def keys(self) -> list[str]:
+        """The keys ``ex[...]`` answers for this example."""
+        from molmo2_data.example_view import view_keys
+
+        return view_keys(self)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+
+MAX_IMAGES = 5  # images a multi-image example may hold (ImageConfig.max_images, the official limit)
 
 
 def as_example(obj: Example | Mapping[str, Any], dataset: str = "custom", split: str = "train",
                row: int | None = None) -> Example:
     """Accept an Example or a seed-style dict (``image``/``images``/``video``, ``messages``,
-    ``metadata``) as returned by hand-written ``Dataset.get`` methods."""
+    ``metadata``) as returned by hand-written ``Dataset.get`` methods. ``video`` may be a file path or a
+    list of decoded frames (with ``fps`` or ``frame_times``); more than 5 ``image``s is a SchemaError
+    (they would be cut), naming the ``video`` form."""
     if isinstance(obj, Example):
         return obj
     if not isinstance(obj, Mapping):
@@ -233,12 +259,23 @@ def as_example(obj: Example | Mapping[str, Any], dataset: str = "custom", split:
     images: list[ImageRef] = []
     raw = obj.get("image", obj.get("images"))
     if raw is not None:
-        for item in raw if isinstance(raw, list | tuple) else [raw]:
+        items = raw if isinstance(raw, list | tuple) else [raw]
+        if len(items) > MAX_IMAGES:  # the model's multi-image limit: more would be cut silently
+            raise SchemaError(
+                f"{dataset}: an example has {len(items)} images, more than the {MAX_IMAGES} a multi-image example "
+                "may hold (the rest would be dropped). For video frames return {'video': frames, 'fps': <rate>} "
+                "(or 'frame_times': [...]) instead of 'image'")
+        for item in items:
             images.append(_image_ref(item))
     video = None
     if obj.get("video") is not None or obj.get("video_path") is not None:
         v = obj.get("video", obj.get("video_path"))
-        video = v if isinstance(v, VideoRef) else VideoRef(path=str(v))
+        if isinstance(v, VideoRef):
+            video = v
+        elif isinstance(v, list | tuple) or (isinstance(v, np.ndarray) and v.ndim == 4):
+            video = VideoRef.from_frames(list(v), obj.get("frame_times"), obj.get("fps"), name=f"{dataset}:frames")
+        else:
+            video = VideoRef(path=str(v))
     messages = obj.get("messages")
     annotations: list[Annotation] = list(obj.get("annotations") or [])
     dropped: dict[str, int] = {}

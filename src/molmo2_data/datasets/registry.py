@@ -28,6 +28,8 @@ def register_dataset(name: str, *, aliases: tuple[str, ...] = (), overwrite: boo
             _ALIASES[alias] = name
         if isinstance(factory, type) and not getattr(factory, "NAME", ""):
             factory.NAME = name  # type: ignore[attr-defined]
+        if isinstance(factory, type) and "name" not in vars(factory) and getattr(factory, "name", None) == "dataset":
+            factory.name = name  # type: ignore[attr-defined]  # a hand-written class: metadata names its dataset
         return factory
 
     return decorate

@@ -154,9 +154,22 @@ def clip_bounds(video: VideoRef, duration: float) -> tuple[float, float]:
     return start, end - start
 
 
+def preprocess_frame_video(video: VideoRef, cfg: VideoConfig) -> VideoInputs:
+    """A video given as decoded frames: at most ``max_frames`` of them, spread evenly over the list (first
+    and last kept), at their own times; frames of any size are resized as decoded ones are."""
+    n = len(video.frames)
+    keep = np.arange(n) if n <= cfg.max_frames else np.unique(np.linspace(0, n - 1, cfg.max_frames).round().astype(int))
+    size = cfg.frame_size
+    frames = np.stack([siglip_resize(video.frames[i].load(), size, size) for i in keep])
+    return preprocess_frames(frames, np.asarray(video.frame_times, dtype=np.float64)[keep], cfg)
+
+
 def preprocess_video(video: VideoRef, cfg: VideoConfig) -> VideoInputs:
     """Sample, decode and preprocess one video (clip-relative times)."""
     from molmo2_data.media.video import probe_video, read_frames_at
+
+    if video.frames:
+        return preprocess_frame_video(video, cfg)
 
     info = probe_video(video.path)
     if info.duration <= 0 or info.num_frames <= 0:
