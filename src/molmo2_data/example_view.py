@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -30,8 +30,7 @@ from molmo2_data.annotations import (
     VideoPointing,
 )
 
-if TYPE_CHECKING:
-    from molmo2_data.example import Example
+Example = Any  # an molmo2_data.example.Example; not imported: example imports this module (no cycle)
 
 MEDIA_KEYS = ("image", "images", "video", "video_path")
 

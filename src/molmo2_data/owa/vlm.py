@@ -21,6 +21,11 @@ otherwise). ``item = builder[i]`` holds ``instruction``, ``encoded_events``, ``i
   so the builder is safe to use with ``num_workers > 0``.
 * Formats: ``pil`` RGB ``PIL.Image``; ``numpy`` (H, W, 3) uint8 RGB (read-only when cached);
   ``tensor`` float32 (3, H, W) in [0, 1].
+* Batching: ``images``, ``encoded_events`` and ``metadata`` are per-item containers (:mod:`.items`), so
+  torch's default collate (``DataLoader(vlm_dataset, batch_size=4)``) gives lists with one entry per item,
+  and ``action_vectors`` / ``state_vectors`` as one (B, n, F) tensor when their row counts agree (a list
+  of tensors otherwise); ``molmo2_data.integrations.torch.collate_fn`` does
+  the same explicitly.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ import numpy as np
 
 from molmo2_data.errors import ConfigError, MediaError, SchemaError
 from molmo2_data.owa.frames import stream_start_seconds
+from molmo2_data.owa.items import PerItem, PerItemArray, PerItemDict, register_default_collate
 from molmo2_data.owa.media_report import OwaMediaWarning, format_reasons, mllm_media_summary
 from molmo2_data.owa.numeric import ACTION_FIELDS, STATE_FIELDS
 
@@ -45,6 +51,7 @@ except ImportError:  # pragma: no cover - depends on the environment
     _Base = object  # type: ignore[assignment,misc]
 
 IMAGE_FORMATS = ("pil", "tensor", "numpy")
+register_default_collate()  # DataLoader(vlm_dataset, batch_size=4) batches items as the seed writes it
 TOLERANCE_NS = 1_000_000
 REQUIRED_COLUMNS = ("instruction", "encoded_events", "image_refs", "metadata")
 
@@ -147,11 +154,12 @@ class VLMDatasetBuilder(_Base):
         frames, errors = self.load_frames(row["image_refs"])
         metadata = dict(row["metadata"])
         metadata["image_errors"] = errors
-        out = {"instruction": row["instruction"], "encoded_events": list(row["encoded_events"]),
-               "images": [None if f is None else self._convert(f) for f in frames], "metadata": metadata}
+        out = {"instruction": row["instruction"], "encoded_events": PerItem(row["encoded_events"]),
+               "images": PerItem(None if f is None else self._convert(f) for f in frames),
+               "metadata": PerItemDict(metadata)}
         for col, width in (("action_vectors", len(ACTION_FIELDS)), ("state_vectors", len(STATE_FIELDS))):
             if col in row:  # MLLM datasets written before the numeric columns existed lack them
-                out[col] = np.asarray(row[col], dtype=np.float64).reshape(-1, width)
+                out[col] = PerItemArray.of(np.asarray(row[col], dtype=np.float64).reshape(-1, width))
         return out
 
     # -- frames ---------------------------------------------------------------------------------

@@ -1,0 +1,165 @@
+"""The nanoVLM integration, driven through nanoVLM's own data modules (../shared/peers/nanovlm): our
+items equal what nanoVLM's VQADataset makes from the same images and chat, and its VQACollator batches
+them; desktop (OWA) windows and PixMo examples alike."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import shared_fixtures
+
+from molmo2_data.integrations.nanovlm import NanoVLMDataset, OWADataset
+
+nanovlm_peer = pytest.importorskip("nanovlm_peer")  # tests/nanovlm_peer.py
+OWA = shared_fixtures() / "owa"
+MP_TOKENS = 16  # tokens per image split (nanoVLM's mp_image_token_length; 64 in its default config)
+
+
+@pytest.fixture(scope="module")
+def nano():
+    mods = nanovlm_peer.nanovlm_modules()
+    tok = nanovlm_peer.nanovlm_tokenizer()
+    proc = mods.processors.get_image_processor(512, 256)
+    return mods, tok, proc
+
+
+@pytest.fixture(scope="module")
+def vlm_dataset(tmp_path_factory: pytest.TempPathFactory):
+    from molmo2_data.owa import VLMDatasetBuilder
+    from molmo2_data.owa.binning import build_binned_dataset
+    from molmo2_data.owa.events import build_event_dataset
+    from molmo2_data.owa.sequences import build_mllm_dataset
+
+    out = tmp_path_factory.mktemp("owa_nanovlm")
+    build_event_dataset(OWA, out / "events", test_percent=0.34, seed=0)
+    build_binned_dataset(out / "events", out / "bins", fps=10, keep_topics=["screen", "keyboard", "mouse"])
+    build_mllm_dataset(out / "bins", out / "mllm", sequence_length=32, overlap_ratio=0.5)
+    return VLMDatasetBuilder(str(out / "mllm"), image_format="pil")
+
+
+class ListIdsTokenizer:
+    """nanoVLM's tokenizer as nanoVLM was written for it: ``apply_chat_template(..., tokenize=True)`` returns a
+    list of ids unless ``return_dict=True`` (transformers 4). Under transformers 5 it returns a dict by
+    default, and nanoVLM's loss mask (``len()`` of that dict, i.e. 2) then masks every label."""
+
+    def __init__(self, tok):
+        self._tok = tok
+
+    def __getattr__(self, name):
+        return getattr(self._tok, name)
+
+    def apply_chat_template(self, messages, **kw):
+        if kw.get("tokenize") and "return_dict" not in kw:
+            kw["return_dict"] = False
+        return self._tok.apply_chat_template(messages, **kw)
+
+
+def nanovlm_reference(mods, tok, proc, images, turns):
+    """nanoVLM's own VQADataset on the same images and chat (its HF-style item layout)."""
+    item = {"images": list(images), "texts": [{"user": u, "assistant": a} for u, a in turns]}
+    return mods.datasets.VQADataset([item], ListIdsTokenizer(tok), proc, MP_TOKENS)[0]
+
+
+def test_nanovlm_loss_mask_needs_list_ids_under_transformers_5(nano) -> None:
+    """Why the reference wraps the tokenizer: unwrapped, nanoVLM's own dataset learns nothing here."""
+    from PIL import Image
+
+    mods, tok, proc = nano
+    item = {"images": [Image.new("RGB", (64, 64))], "texts": [{"user": "Colour?", "assistant": "black"}]}
+    unwrapped = mods.datasets.VQADataset([item], tok, proc, MP_TOKENS)[0]
+    wrapped = mods.datasets.VQADataset([item], ListIdsTokenizer(tok), proc, MP_TOKENS)[0]
+    assert (unwrapped["labels"] == -100).all()
+    assert learned_text(tok, wrapped) == "black<|im_end|>\n"
+
+
+def assert_same_item(ours, ref) -> None:
+    assert torch.equal(ours["input_ids"], ref["input_ids"])
+    assert torch.equal(ours["attention_mask"], ref["attention_mask"])
+    assert torch.equal(ours["labels"], ref["labels"])
+    assert len(ours["images"]) == len(ref["images"])
+    for a, b in zip(ours["images"], ref["images"], strict=True):
+        assert torch.equal(a, b)
+
+
+def learned_text(tok, item) -> str:
+    labels = item["labels"]
+    return tok.decode(labels[labels != -100].tolist())
+
+
+def image_token_count(tok, proc, images) -> int:
+    n = 0
+    for im in images:
+        _, (n_h, n_w) = proc(im)
+        n += MP_TOKENS * (1 if (n_h, n_w) == (1, 1) else 1 + n_h * n_w)  # global view + one per split
+    return n
+
+
+def test_owa_items_equal_nanovlm_and_collate(nano, vlm_dataset) -> None:
+    mods, tok, proc = nano
+    ds = OWADataset(vlm_dataset, tok, proc, MP_TOKENS)
+    items = [ds[i] for i in range(len(ds))]
+    made = [(i, it) for i, it in enumerate(items) if it is not None]
+    assert len(made) >= 4 and ds.skipped["no usable screen frame"] == len(items) - len(made)
+    for i, item in made[:4]:
+        raw = vlm_dataset[i]
+        frames = ds.frames(raw)
+        assert 1 <= len(frames) <= 5
+        events = "\n".join(raw["encoded_events"])
+        assert_same_item(item, nanovlm_reference(mods, tok, proc, frames, [(raw["instruction"], events)]))
+        assert learned_text(tok, item) == events + "<|im_end|>\n"  # the assistant turn, ending its turn
+        n_image = int((item["input_ids"] == tok.convert_tokens_to_ids(tok.image_token)).sum())
+        assert n_image == image_token_count(tok, proc, frames)
+    collator = mods.collators.VQACollator(tok, max_length=4096)
+    batch = collator([it for _, it in made[:3]] + [None])  # nanoVLM drops the None rows
+    longest = max(len(it["input_ids"]) for _, it in made[:3])
+    assert batch["input_ids"].shape == (3, 4096) and batch["labels"].shape == (3, 4096)
+    assert (batch["labels"][:, : 4096 - longest] == -100).all()  # left padding carries no loss
+    assert len(batch["images"]) == 3
+
+
+def test_dataloader_with_nanovlm_collator(nano, vlm_dataset) -> None:
+    from torch.utils.data import DataLoader
+
+    mods, tok, proc = nano
+    ds = OWADataset(vlm_dataset, tok, proc, MP_TOKENS)
+    loader = DataLoader(ds, batch_size=4, collate_fn=mods.collators.VQACollator(tok, max_length=4096))
+    batches = list(loader)
+    assert sum(b["input_ids"].shape[0] for b in batches if len(b["input_ids"])) == \
+        sum(ds[i] is not None for i in range(len(ds)))
+
+
+def test_pixmo_dataset_as_nanovlm_items(nano, sample_root: Path) -> None:
+    from molmo2_data import get_dataset
+    from molmo2_data.text.formatter import FormatterConfig, format_conversation
+
+    mods, tok, proc = nano
+    source = get_dataset("pixmo-points", root=sample_root)
+    ds = NanoVLMDataset(source, tok, proc, MP_TOKENS)
+    for idx in range(3):
+        item = ds[idx]
+        rng = np.random.RandomState(idx)  # NanoVLMDataset's rng for index idx with seed 0
+        ex = source.get(idx, rng)
+        cfg = FormatterConfig(system_prompt="none")
+        turns = []
+        for ann in ex.annotations:
+            msgs = format_conversation(ann, cfg, rng).messages
+            turns += list(zip(msgs[0::2], msgs[1::2], strict=True))
+        images = [im.load() for im in ex.images]
+        from PIL import Image
+
+        ref = nanovlm_reference(mods, tok, proc, [Image.fromarray(a) for a in images], turns)
+        assert_same_item(item, ref)
+        assert "<points" in learned_text(tok, item) or "There are none" in learned_text(tok, item)
+    batch = mods.collators.VQACollator(tok, max_length=2048)([ds[i] for i in range(3)])
+    assert batch["input_ids"].shape == (3, 2048)
+
+
+def test_video_examples_are_counted_not_passed(nano, sample_root: Path) -> None:
+    from molmo2_data import get_dataset
+
+    _, tok, proc = nano
+    ds = NanoVLMDataset(get_dataset("molmo2-cap", root=sample_root), tok, proc, MP_TOKENS)
+    assert ds[0] is None and ds.skipped == {"video (nanoVLM takes images)": 1}
