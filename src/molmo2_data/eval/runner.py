@@ -22,6 +22,7 @@ from molmo2_data.eval import metrics as m
 from molmo2_data.eval import predictions as pr
 from molmo2_data.eval.predictions import PredictionsError, read_predictions
 from molmo2_data.example import (
+    VQA,
     Annotation,
     Caption,
     ClockTime,
@@ -230,6 +231,12 @@ def score_annotation(ann: Annotation, text: str, ex: Example, *, index: int = 0,
         primary, reference = "accuracy", f"{chr(65 + ann.answer_index)}. {ann.answer}"
     elif isinstance(ann, Messages):
         metrics, primary, reference = _score_messages(ann, text, turn)
+    elif isinstance(ann, VQA):  # every annotator answer counts (VQA score over the list)
+        answers = [ann.answers] if isinstance(ann.answers, str) else list(ann.answers)
+        metrics = {"vqa": m.vqa_score(text, answers), "anls": m.anls(text, answers),
+                   "relaxed": max(m.relaxed_correctness(text, a) for a in answers),
+                   "exact": max(m.exact_match(text, a) for a in answers)}
+        primary, reference = messages_primary(ann.style), " | ".join(answers)
     elif isinstance(ann, Caption):
         metrics, primary, reference = m.caption_scores(text, ann.text), "coverage", ann.text
         statements = ex.metadata.extra.get("atomic_statements")

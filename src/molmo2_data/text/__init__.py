@@ -14,12 +14,19 @@ from molmo2_data.text.parse import (
     parse_tracks,
     parse_video_points,
 )
-from molmo2_data.text.tokenize import LossWeight, TokenizeConfig, TokenizedExample, tokenize_example
+from molmo2_data.text.tokenize import (
+    InferencePrompt,
+    LossWeight,
+    TokenizeConfig,
+    TokenizedExample,
+    tokenize_example,
+    tokenize_prompt,
+)
 from molmo2_data.text.tokenizer import EXTRA_TOKENS, Molmo2Tokenizer, load_tokenizer
 
 __all__ = [
-    "EXTRA_TOKENS", "FormatContext", "FormatterConfig", "LossWeight", "Molmo2Tokenizer", "TokenizeConfig",
+    "EXTRA_TOKENS", "FormatContext", "FormatterConfig", "InferencePrompt", "LossWeight", "Molmo2Tokenizer", "TokenizeConfig",
     "TokenizedExample", "Turn", "format_annotation", "format_turns", "load_tokenizer", "parse_choice",
     "parse_clock", "parse_count", "parse_point_tags", "parse_points", "parse_timestamp", "parse_tracks",
-    "parse_video_points", "tokenize_example",
+    "parse_video_points", "tokenize_example", "tokenize_prompt",
 ]

@@ -9,15 +9,13 @@ the style prefix.
 
 from __future__ import annotations
 
-import string
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Literal
+from collections.abc import Sequence
 
 import numpy as np
 
 from molmo2_data.errors import ConfigError
 from molmo2_data.example import (
+    VQA,
     Annotation,
     Caption,
     ClockTime,
@@ -30,169 +28,28 @@ from molmo2_data.example import (
     VideoPointing,
 )
 from molmo2_data.text import point_format as pf
-from molmo2_data.text.templates import (
-    DEFAULT_TEMPLATES,
-    DEMO_STYLES,
-    IMAGE_MC_STYLES,
-    POINTING_LENGTH_FREE,
-    VIDEO_MC_STYLES,
-    canonical_style,
+from molmo2_data.text.format_base import (  # noqa: F401  re-exported: the formatter's public names
+    MC_INSTRUCTION,
+    Conversation,
+    FormatContext,
+    FormatterConfig,
+    MessageFormat,
+    PromptTemplates,
+    SystemPrompt,
+    Turn,
+    choose_template,
+    render_turns,
+    style_prefix,
+    with_prefix,
 )
-
-MessageFormat = Literal["qwen3", "role"]
-SystemPrompt = Literal["demo_or_style_v2", "demo_or_style", "style_and_length_v2", "style", "none", "no_style"]
-PromptTemplates = Literal["uber_model_v2", "none"]
-MC_INSTRUCTION = "\nOnly return the correct answer option.\n"
-
-
-@dataclass(frozen=True)
-class FormatterConfig:
-    """Every choice of the text format. Defaults = the Molmo2 SFT launch script (``sft()``);
-    ``pretrain()`` gives the pretraining settings. Quirk switches are documented in docs/text.md."""
-
-    message_format: MessageFormat = "qwen3"
-    system_prompt: SystemPrompt = "demo_or_style_v2"
-    prompt_templates: PromptTemplates = "uber_model_v2"
-    point_format: pf.PointFormat = "html-v2"
-    always_start_with_space: bool = False  # role format only (Molmo v1 default True)
-    training: bool = True  # False = eval: fixed MC form, first start point, ' 65:' length hint
-    templates: Mapping[str, Sequence[str]] = field(default_factory=lambda: DEFAULT_TEMPLATES)
-    separate_count_without_pointing: bool = False
-    default_fps: float = 2.0  # tracking question fps when the annotation has none (SFT max_fps)
-    subtitle_window: float = 1.0  # mode frame_N, N = 1
-    # quirks (FORMATS §7): True = reproduce the official token stream
-    double_im_end: bool = True  # §7.1
-    clamp: pf.Clamp = "both"  # §7.4: "official" leaves out-of-range y unclamped (invalid data)
-    ground_counts_occluded: bool = True  # §7.5
-    initial_point_any_object: bool = True  # §7.6
-    empty_video_frames: bool = True  # §7.7: listed frames without points print '{t} '
-    track_fps_free_prob: float = 0.5  # per-frame tracking at fps 2 uses a no-fps template this often
-
-    @classmethod
-    def sft(cls, **kw: object) -> FormatterConfig:
-        return cls(**kw)  # type: ignore[arg-type]
-
-    @classmethod
-    def pretrain(cls, **kw: object) -> FormatterConfig:
-        base = dict(system_prompt="style_and_length_v2", prompt_templates="none", point_format="html-v1")
-        base.update(kw)
-        return cls(**base)  # type: ignore[arg-type]
-
-    @classmethod
-    def molmo_v1(cls, **kw: object) -> FormatterConfig:
-        base = dict(message_format="role", system_prompt="style", point_format="molmo-v1",
-                    always_start_with_space=True)
-        base.update(kw)
-        return cls(**base)  # type: ignore[arg-type]
-
-    def replace(self, **kw: object) -> FormatterConfig:
-        return replace(self, **kw)  # type: ignore[arg-type]
-
-
-@dataclass
-class Conversation:
-    """Alternating user/assistant texts (user first) of one annotation, before prefix and wrapping."""
-
-    messages: list[str]
-    style: str
-    system: str | None = None
-
-
-@dataclass(frozen=True)
-class Turn:
-    text: str
-    loss: bool  # assistant text: learned, followed by EOS
-
-
-@dataclass
-class FormatContext:
-    """What the formatter needs to know about the media: sampled video frame times (clip-relative
-    seconds; None = unknown, every annotated frame counts as loaded) and the clip start."""
-
-    frame_times: np.ndarray | None = None
-    clip_start: float = 0.0
-
-
-# --------------------------------------------------------------------------------------------
-# Templates and prefixes
-# --------------------------------------------------------------------------------------------
-
-
-def choose_template(cfg: FormatterConfig, key: str, rng: np.random.RandomState) -> str:
-    """Uniform draw ``rng.randint(0, len(list))`` (FORMATS §1.4)."""
-    options = cfg.templates.get(key)
-    if not options:
-        raise ConfigError(f"no prompt templates for {key!r}")
-    return options[rng.randint(0, len(options))]
-
-
-def style_prefix(style: str | None, cfg: FormatterConfig, rng: np.random.RandomState, answer: str = "") -> str:
-    """The official ``get_system_prompt``; '' means no prefix."""
-    mode = cfg.system_prompt
-    if mode in ("none", "no_style"):
-        return ""
-    if style is None:
-        raise ConfigError(f"system_prompt={mode!r} needs a style (official code crashes, §7.11)")
-    style = canonical_style(style, cfg.separate_count_without_pointing)
-    if mode == "style":
-        return style + ":"
-    if mode == "demo_or_style_v2":
-        return "" if style in DEMO_STYLES or style in VIDEO_MC_STYLES or style in IMAGE_MC_STYLES else style + ":"
-    if mode == "demo_or_style":
-        if style in ("android_control", "demo"):
-            return ""
-        if style in DEMO_STYLES:
-            return "" if rng.random() > 0.1 else style + ":"
-        return style + ":"
-    if mode == "style_and_length_v2":
-        if style in POINTING_LENGTH_FREE:
-            return style + ":"
-        if not cfg.training:
-            return style + " 65:"
-        if rng.random() > 0.1:
-            n = (len(answer) + int(rng.normal(scale=25))) // 15
-            return f"{style} {n}:"
-        return style + ":"
-    raise ConfigError(f"unknown system_prompt {mode!r}")
-
-
-def with_prefix(prefix: str, text: str) -> str:
-    if not prefix:
-        return text
-    return prefix + " " + text if text else prefix
-
-
-# --------------------------------------------------------------------------------------------
-# Message formats
-# --------------------------------------------------------------------------------------------
-
-
-def render_turns(conv: Conversation, cfg: FormatterConfig) -> list[Turn]:
-    """Wrap user/assistant texts in the message format. The tokenizer appends EOS after loss turns."""
-    turns: list[Turn] = []
-    if cfg.message_format == "qwen3":
-        for i, text in enumerate(conv.messages):
-            if i % 2:
-                turns.append(Turn(text, True))
-                continue
-            head = "<|im_start|>user\n"
-            if i == 0 and conv.system is not None:
-                head = f"<|im_start|>system\n{conv.system}<|im_end|>\n" + head
-            if i > 0:
-                head = ("<|im_end|>\n" if cfg.double_im_end else "\n") + head
-            turns.append(Turn(head + text + "<|im_end|>\n<|im_start|>assistant\n", False))
-        return turns
-    if cfg.message_format == "role":
-        for i, text in enumerate(conv.messages):
-            if i == 0 and conv.system is not None:
-                text = conv.system + " " + text
-            out = text if i % 2 else "User: " + text + " Assistant:"
-            if i > 0 or cfg.always_start_with_space:
-                out = " " + out
-            turns.append(Turn(out, bool(i % 2)))
-        return turns
-    raise ConfigError(f"unknown message_format {cfg.message_format!r}")
-
+from molmo2_data.text.format_qa import (  # noqa: F401  re-exported
+    format_caption,
+    format_clock,
+    format_messages,
+    format_multiple_choice,
+    format_vqa,
+    select_vqa_answer,
+)
 
 # --------------------------------------------------------------------------------------------
 # Annotation renderers: each returns (user question, assistant answer) lists
@@ -218,12 +75,15 @@ def _pointing_template_key(mode: str | None, multi_image: bool) -> str:
 
 
 def _label_question(cfg: FormatterConfig, key: str, label: str, question: str | None,
-                    rng: np.random.RandomState) -> str:
+                    rng: np.random.RandomState, lower: bool = True) -> str:
+    """The question, else the label (lower-cased for image pointing and counting, as the official
+    formatter does; video points and tracks keep the label as it is) in a template."""
     if question is not None:
         return question
+    label = label.lower() if lower else label
     if cfg.prompt_templates == "none":
-        return label.lower()
-    return choose_template(cfg, key, rng).format(label=label.lower())
+        return label
+    return choose_template(cfg, key, rng).format(label=label)
 
 
 def format_pointing(ann: Pointing, cfg: FormatterConfig, rng: np.random.RandomState) -> Conversation:
@@ -241,9 +101,9 @@ def format_pointing(ann: Pointing, cfg: FormatterConfig, rng: np.random.RandomSt
         elif multi:
             scales = ann.image_scales if ann.image_scales is not None else (ann.scale,)
             tag = pf.html_tag(pf.multi_image_coords(ann.points, ann.image_index, scales, cfg.point_format,
-                                                    cfg.clamp), label)
+                                                    cfg.clamp), label, alt_text=ann.alt_text)
         else:
-            tag = pf.html_tag(pf.image_coords(ann.points, ann.scale, cfg.clamp), label)
+            tag = pf.html_tag(pf.image_coords(ann.points, ann.scale, cfg.clamp), label, alt_text=ann.alt_text)
     elif mode not in ("count",):
         count = 0
     return Conversation([question, pf.point_answer(tag, count, mode)], ann.style)
@@ -265,7 +125,7 @@ def format_video_pointing(ann: VideoPointing, cfg: FormatterConfig, rng: np.rand
     key = {"point": "video_point", "pointing": "video_point", "point_count": "video_point_count",
            "count_point": "video_count_point", "count_then_point": "video_count_point",
            "count": "video_count"}.get(mode or "point", "video_point")
-    question = _label_question(cfg, key, ann.label, ann.question, rng)
+    question = _label_question(cfg, key, ann.label, ann.question, rng, lower=False)
     count = len(ann.points) if ann.count is None else int(ann.count)
     if cfg.point_format == "molmo-v1":
         raise ConfigError("Molmo v1 point format has no video form")
@@ -277,15 +137,18 @@ def format_video_pointing(ann: VideoPointing, cfg: FormatterConfig, rng: np.rand
             remap = -np.ones(len(ts), dtype=np.int64)
             remap[used] = np.arange(len(used))
             ts, fi = ts[used], remap[fi]
-        tag = pf.html_tag(pf.video_coords(ts, pts, fi, ann.scale, cfg.point_format, cfg.clamp), ann.label.lower())
+        tag = pf.html_tag(pf.video_coords(ts, pts, fi, ann.scale, cfg.point_format, cfg.clamp), ann.label,
+                          alt_text=ann.alt_text)
     elif mode != "count":
         count = 0
     return Conversation([question, pf.point_answer(tag, count, mode)], ann.style)
 
 
 def _track_keep(ann: Track, cfg: FormatterConfig, ctx: FormatContext, fps: float) -> np.ndarray:
-    """Points a tracking answer prints: on loaded frames, on the fps grid (per-frame styles), visible,
-    and for ground start/end only each object's first/last sighting."""
+    """Points of the frames a tracking answer covers: on loaded frames, on the fps grid (per-frame
+    styles), and for ground start/end only each object's first/last sighting. Occluded points are among
+    them (the caller leaves them out of the coordinates): a frame whose every point is occluded still
+    counts as a frame, as in the official track list."""
     frame_ok = pf.frames_matching(ann.timestamps, ctx.frame_times)
     if "per_frame" in ann.style:
         frame_ok &= pf.frames_on_grid(ann.timestamps, fps)
@@ -298,7 +161,7 @@ def _track_keep(ann: Track, cfg: FormatterConfig, ctx: FormatContext, fps: float
             ends = np.zeros(len(keep), dtype=bool)
             ends[vis] = pf.ground_start_end(ann.frame_index[vis], ann.object_ids[vis], ann.timestamps)
             keep &= ends
-    return keep & ~ann.occluded
+    return keep
 
 
 def _initial_point(ann: Track, keep: np.ndarray, cfg: FormatterConfig, rng: np.random.RandomState) -> int | None:
@@ -322,21 +185,24 @@ def format_track(ann: Track, cfg: FormatterConfig, rng: np.random.RandomState, c
         raise ConfigError("Molmo v1 point format has no track form")
     fps_value = float(ann.fps) if ann.fps is not None else cfg.default_fps
     fps = str(int(fps_value))
-    label = ann.label.lower()
-    keep = _track_keep(ann, cfg, ctx, fps_value)
+    label = ann.label  # as it is: the official formatter does not lower-case track labels
+    frames = _track_keep(ann, cfg, ctx, fps_value)
+    keep = frames & ~ann.occluded
     style = ann.style
     if "single_point" in style:
         start = _initial_point(ann, keep, cfg, rng)
         if start is None:
             question_label = label
             keep = keep & False
+            frames = frames & False
         else:
             t0 = ann.timestamps[ann.frame_index[start]]
             coords = pf.grouped_coords([pf.time_string(t0)],
                                        [pf.scale_points(ann.points[start:start + 1], ann.scale, cfg.clamp)],
                                        pf.frame_separator(cfg.point_format))
             question_label = pf.html_tag(coords, label)
-            keep = keep & (ann.timestamps[ann.frame_index] > t0)
+            later = ann.timestamps[ann.frame_index] > t0
+            keep, frames = keep & later, frames & later
         key = "video_single_point_track_per_frame"
     else:
         question_label = label
@@ -351,62 +217,15 @@ def format_track(ann: Track, cfg: FormatterConfig, rng: np.random.RandomState, c
         question = choose_template(cfg, key, rng).format(label=question_label, fps=fps)
     if not len(ann.points):
         answer = pf.NONE_ANSWER
+    elif not frames.any():
+        answer = pf.NO_TRACKS_ANSWER  # quirk §7.13: no frame left to answer about
     elif not keep.any():
-        answer = pf.NO_TRACKS_ANSWER  # quirk §7.13
+        answer = ""  # frames, but every point on them occluded: the official coordinates are empty
     else:
         coords = pf.track_coords(ann.timestamps, ann.points, ann.frame_index, ann.object_ids, keep, ann.scale,
                                  cfg.point_format, cfg.clamp)
-        answer = pf.html_tag(coords, label, "tracks")
+        answer = pf.html_tag(coords, label, "tracks", alt_text=ann.alt_text)
     return Conversation([question, answer], style)
-
-
-def format_multiple_choice(ann: MultipleChoice, cfg: FormatterConfig, rng: np.random.RandomState
-                           ) -> Conversation:
-    """Official ``template_options``: the fixed lettered form at eval and 10 % of training; otherwise
-    a ``multiple_choice`` template (our default list holds only the fixed form, see templates.py)."""
-    if not 0 <= ann.answer_index < len(ann.options):
-        raise ConfigError(f"answer_index {ann.answer_index} out of range for {len(ann.options)} options")
-    letters = string.ascii_uppercase
-    if len(ann.options) > len(letters):
-        raise ConfigError("more than 26 options")
-    option_text = "\n".join(f"{p}. {o}" for p, o in zip(letters, ann.options, strict=False))
-    outputs = [f"{p}. {o}" for p, o in zip(letters, ann.options, strict=False)]
-    if not cfg.training or rng.random() < 0.1 or not cfg.templates.get("multiple_choice"):
-        question = ann.question + MC_INSTRUCTION + option_text
-    else:
-        template = choose_template(cfg, "multiple_choice", rng)
-        question = template.format(question=ann.question, options=option_text)
-    return Conversation([question, outputs[ann.answer_index]], ann.style)
-
-
-def format_caption(ann: Caption, cfg: FormatterConfig, rng: np.random.RandomState) -> Conversation:
-    question = ""
-    if cfg.prompt_templates != "none" and cfg.templates.get(ann.style):
-        question = choose_template(cfg, ann.style, rng)
-    return Conversation([question, ann.text], ann.style)
-
-
-def format_clock(ann: ClockTime, cfg: FormatterConfig, rng: np.random.RandomState) -> Conversation:
-    question = ann.question
-    if question is None:
-        question = choose_template(cfg, "clocks", rng) if cfg.prompt_templates != "none" else ""
-    return Conversation([question, ann.text], ann.style)
-
-
-def format_messages(ann: Messages, cfg: FormatterConfig) -> Conversation:
-    system = None
-    texts: list[str] = []
-    for m in ann.messages:
-        if m.role == "system":
-            system = m.content if system is None else system + "\n" + m.content
-            continue
-        expected = "user" if len(texts) % 2 == 0 else "assistant"
-        if m.role != expected:
-            raise ConfigError(f"messages must alternate user/assistant starting with user; got {m.role!r}")
-        texts.append(m.content)
-    if not texts or len(texts) % 2:
-        raise ConfigError("messages must hold complete user/assistant pairs")
-    return Conversation(texts, ann.style, system)
 
 
 def format_annotation(ann: Annotation, cfg: FormatterConfig, rng: np.random.RandomState,
@@ -429,6 +248,8 @@ def format_annotation(ann: Annotation, cfg: FormatterConfig, rng: np.random.Rand
         return format_caption(ann, cfg, rng)
     if isinstance(ann, ClockTime):
         return format_clock(ann, cfg, rng)
+    if isinstance(ann, VQA):
+        return format_vqa(ann, cfg, rng)
     raise ConfigError(f"cannot format annotation of type {type(ann).__name__}")
 
 

@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-_HTML_TAG = re.compile(r'<(points|tracks)\s+coords\s*=\s*"([^"<>]*)("?)\s*>?([^<]*)(?:</\s*(?:points|tracks)\s*>)?')
+# html-v1/v2 tags, optionally with the official alternative text before the coordinates
+_HTML_TAG = re.compile(r'<(points|tracks)\s+(?:alt\s*=\s*"[^"<>]*"\s+)?coords\s*=\s*"([^"<>]*)("?)\s*>?([^<]*)'
+                       r'(?:</\s*(?:points|tracks)\s*>)?')
 _V1_ONE = re.compile(r'<point\s+([^>]*?)>([^<]*)(?:</point>)?')
-_V1_MANY = re.compile(r'<points\s+(?!coords)([^>]*?)>([^<]*)(?:</points>)?')
+_V1_MANY = re.compile(r'<points\s+(?!coords)(?!alt\s*=\s*"[^"<>]*"\s+coords)([^>]*?)>([^<]*)(?:</points>)?')
 _V1_XY = re.compile(r'\b([xy])(\d*)\s*=\s*"\s*(-?[\d.]+)\s*"')
 _ALT = re.compile(r'\balt\s*=\s*"([^"]*)"')
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")

@@ -80,12 +80,20 @@ def points_string(xy: np.ndarray, first_id: int = 1) -> str:
 
 
 def time_string(t: float) -> str:
-    """Seconds as the official ``str(round(t, 1))``."""
+    """Seconds as the official ``str(round(t, 1))``, which keeps the source's type: an integer
+    timestamp prints as ``10``, a float one as ``10.0``."""
+    if isinstance(t, int | np.integer) and not isinstance(t, bool):
+        return str(int(t))
     return str(round(float(t), 1))
 
 
-def html_tag(coords: str, label: str, tag: str = "points") -> str:
-    return f'<{tag} coords="{coords}">{label}</{tag}>'
+def html_tag(coords: str, label: str, tag: str = "points", alt_text: str | None = None) -> str:
+    """``<points coords="…">label</points>``; with alternative text (the official ``alt_text``)
+    ``<points alt="…" coords="…">label</points>``; an empty ``coords`` gives ``''`` (nothing to show)."""
+    if not coords:
+        return ""
+    alt = "" if alt_text is None else f' alt="{alt_text}"'
+    return f'<{tag}{alt} coords="{coords}">{label}</{tag}>'
 
 
 def image_coords(points: np.ndarray, scale: Sequence[float], clamp: Clamp = "both") -> str:

@@ -229,6 +229,44 @@ def tokenize_example(example: Example, tokenizer: Molmo2Tokenizer, config: Token
                   (sp.image_prompt, sp.video_prompt))
 
 
+@dataclass
+class InferencePrompt:
+    """What a model is given at evaluation: the prompt tokens (BOS, vision layout, subtitles, the turns up
+    to and including the header of the answer turn, where the model starts writing) and the reference
+    answer text of that turn, for scoring."""
+
+    ids: np.ndarray
+    answer: str
+    n_vision_tokens: int
+    annotation: int
+
+
+def tokenize_prompt(example: Example, tokenizer: Molmo2Tokenizer, config: TokenizeConfig | None = None,
+                    rng: np.random.RandomState | None = None,
+                    vision: np.ndarray | Sequence[np.ndarray] | None = None, frame_times: np.ndarray | None = None,
+                    subtitle_text: str | None = None, annotation: int = 0) -> InferencePrompt:
+    """Inference mode of :func:`tokenize_example` (the official ``for_inference``): one annotation of the
+    example (``annotation``), formatted with its last answer left out. The prompt tokens equal the
+    training tokens of the same annotation up to where that answer starts. The default configuration
+    formats as the official evaluation does (``FormatterConfig(training=False)``: fixed multiple-choice
+    form, first start point, the ' 65:' length hint)."""
+    cfg = config or TokenizeConfig(formatter=FormatterConfig(training=False))
+    rng = rng if rng is not None else np.random.RandomState(0)
+    if not 0 <= annotation < len(example.annotations):
+        raise ConfigError(f"annotation {annotation} out of range: the example has {len(example.annotations)}")
+    video = example.video
+    ctx = FormatContext(frame_times=frame_times, clip_start=float(video.clip_start or 0.0) if video else 0.0)
+    conv = format_conversation(example.annotations[annotation], cfg.formatter, rng, ctx)
+    prompt = render_turns(Conversation(conv.messages[:-1], conv.style, conv.system), cfg.formatter)
+    subtitles = subtitle_text or ""
+    if subtitle_text is None and video is not None and video.subtitles:
+        subtitles = format_subtitles(video.subtitles, frame_times, cfg.formatter.subtitle_window, ctx.clip_start)
+    encoded, subtitle_ids = _encode_turns(tokenizer, [prompt], subtitles)
+    out = _single(prompt, encoded[0], _vision_arrays(vision), subtitle_ids, tokenizer, cfg, LossWeight(), 1.0)
+    return InferencePrompt(ids=out.ids, answer=conv.messages[-1], n_vision_tokens=out.n_vision_tokens,
+                           annotation=annotation)
+
+
 def _single(turns: list[Turn], encoded: list[list[int]], arrays: list[np.ndarray], subtitle_ids: list[int],
             tok: Molmo2Tokenizer, cfg: TokenizeConfig, weight: LossWeight, scale: float) -> TokenizedExample:
     sp = tok.special
