@@ -3,6 +3,8 @@ choice, the style prefix (the official ``get_system_prompt``) and the message fo
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -66,6 +68,19 @@ class FormatterConfig:
         base.update(kw)
         return cls(**base)  # type: ignore[arg-type]
 
+    @classmethod
+    def from_official(cls, path: str | os.PathLike, **kw: object) -> FormatterConfig:
+        """The SFT settings with the official prompt template lists, read from a checkout of allenai/molmo2
+        (``path``: the checkout or its ``olmo/preprocessing/data_formatter.py``; parsed, not imported).
+        Official lists replace ours key by key; ours remain for keys the official file lacks."""
+        from molmo2_data.text.official_templates import parse_official_templates
+
+        templates = {k: list(v) for k, v in DEFAULT_TEMPLATES.items()}
+        templates.update(parse_official_templates(path))
+        base: dict[str, object] = dict(templates=templates)
+        base.update(kw)
+        return cls(**base)  # type: ignore[arg-type]
+
     def replace(self, **kw: object) -> FormatterConfig:
         return replace(self, **kw)  # type: ignore[arg-type]
 
@@ -97,6 +112,22 @@ class FormatContext:
 # --------------------------------------------------------------------------------------------
 # Templates and prefixes
 # --------------------------------------------------------------------------------------------
+
+
+_KEYWORD = re.compile(r"{([^{}]+)}")
+
+
+def fill(template: str, **values: str) -> str:
+    """The official ``apply_keywords``: every ``{keyword}`` of the template (sorted) replaced by its value,
+    by splitting at the keyword (so other braces in a template are left alone). A keyword without a
+    value is a ConfigError; values for keywords the template lacks are ignored (template lists differ
+    in which they use, e.g. single-point tracking: ``{label}`` here, ``{input_points}`` officially)."""
+    for keyword in sorted(_KEYWORD.findall(template)):
+        if keyword not in values:
+            raise ConfigError(f"template needs {{{keyword}}}, which this annotation does not give: {template!r}")
+        parts = template.split("{" + keyword + "}", 2)
+        template = parts[0] + values[keyword] + (parts[1] if len(parts) > 1 else "")
+    return template
 
 
 def choose_template(cfg: FormatterConfig, key: str, rng: np.random.RandomState) -> str:

@@ -11,7 +11,10 @@ import numpy as np
 
 from molmo2_data.errors import ConfigError
 from molmo2_data.example import VQA, Caption, ClockTime, Messages, MultipleChoice
-from molmo2_data.text.format_base import MC_INSTRUCTION, Conversation, FormatterConfig, choose_template
+from molmo2_data.text.format_base import MC_INSTRUCTION, Conversation, FormatterConfig, choose_template, fill
+
+# styles whose question the official formatter puts in a ``video_short_answer`` template (one rng draw)
+VIDEO_SHORT_ANSWER_STYLES = ("video_short_answer", "video_short_answer_count_without_pointing")
 
 
 def format_multiple_choice(ann: MultipleChoice, cfg: FormatterConfig, rng: np.random.RandomState
@@ -29,7 +32,7 @@ def format_multiple_choice(ann: MultipleChoice, cfg: FormatterConfig, rng: np.ra
         question = ann.question + MC_INSTRUCTION + option_text
     else:
         template = choose_template(cfg, "multiple_choice", rng)
-        question = template.format(question=ann.question, options=option_text)
+        question = fill(template, question=ann.question, options=option_text)
     return Conversation([question, outputs[ann.answer_index]], ann.style)
 
 
@@ -76,5 +79,10 @@ def select_vqa_answer(answers: str | Sequence[str], rng: np.random.RandomState) 
 
 
 def format_vqa(ann: VQA, cfg: FormatterConfig, rng: np.random.RandomState) -> Conversation:
-    """The question as it is, then the training answer (``select_vqa_answer``)."""
-    return Conversation([ann.question, select_vqa_answer(ann.answers, rng)], ann.style)
+    """The official order of draws: a short-answer video question goes into a ``video_short_answer``
+    template (one draw; other VQA styles keep the question as it is, their style prefix says what is
+    wanted), then the training answer is chosen (``select_vqa_answer``: one draw for an answer list)."""
+    question = ann.question
+    if ann.style in VIDEO_SHORT_ANSWER_STYLES and cfg.prompt_templates != "none":
+        question = fill(choose_template(cfg, "video_short_answer", rng), question=question)
+    return Conversation([question, select_vqa_answer(ann.answers, rng)], ann.style)

@@ -38,6 +38,7 @@ from molmo2_data.text.format_base import (  # noqa: F401  re-exported: the forma
     SystemPrompt,
     Turn,
     choose_template,
+    fill,
     render_turns,
     style_prefix,
     with_prefix,
@@ -83,7 +84,7 @@ def _label_question(cfg: FormatterConfig, key: str, label: str, question: str | 
     label = label.lower() if lower else label
     if cfg.prompt_templates == "none":
         return label
-    return choose_template(cfg, key, rng).format(label=label)
+    return fill(choose_template(cfg, key, rng), label=label)
 
 
 def format_pointing(ann: Pointing, cfg: FormatterConfig, rng: np.random.RandomState) -> Conversation:
@@ -214,7 +215,7 @@ def format_track(ann: Track, cfg: FormatterConfig, rng: np.random.RandomState, c
     elif cfg.prompt_templates == "none":
         question = label
     else:
-        question = choose_template(cfg, key, rng).format(label=question_label, fps=fps)
+        question = fill(choose_template(cfg, key, rng), label=question_label, input_points=question_label, fps=fps)
     if not len(ann.points):
         answer = pf.NONE_ANSWER
     elif not frames.any():

@@ -40,6 +40,7 @@ _IMAGE_LISTS: dict[str, list[str]] = {
     "multi_image_counting": ["How many {label} are in the images?"],
     "multi_image_count_then_point": ["Count the {label} in the images, then point to them."],
     "clocks": ["What time is being shown?"],
+    "short_answer": ["{question} Answer in a few words.", "Reply briefly: {question}"],
 }
 
 _TRACK_LISTS: dict[str, list[str]] = {
@@ -55,7 +56,7 @@ _TRACK_LISTS: dict[str, list[str]] = {
 }
 
 PLACEHOLDER_LISTS: frozenset[str] = frozenset({
-    "only_count", "short_caption", "refexp_pointing", "multi_image_pointing", "multi_image_point_then_count",
+    "short_answer", "video_short_answer", "only_count", "short_caption", "refexp_pointing", "multi_image_pointing", "multi_image_point_then_count",
     "multi_image_counting", "multi_image_count_then_point", "clocks", "video_point_ground_start_end",
     "video_long_caption", "video_short_caption", "video_transcript", "video_count",
 })
@@ -72,7 +73,8 @@ def default_templates() -> dict[str, list[str]]:
     out = {k: list(v) for k, v in _IMAGE_LISTS.items()}
     out.update({k: list(v) for k, v in _TRACK_LISTS.items()})
     for video, image in (("video_point", "pointing"), ("video_point_count", "point_count"),
-                         ("video_count", "only_count"), ("video_count_point", "count_then_point")):
+                         ("video_count", "only_count"), ("video_count_point", "count_then_point"),
+                         ("video_short_answer", "short_answer")):
         out[video] = [videoize(t) for t in out[image]]
     return out
 
