@@ -97,3 +97,20 @@ def nanovlm_tokenizer():
     from molmo2_data.text.tokenizer import qwen3_tokenizer_dir
 
     return nanovlm_modules().processors.get_tokenizer(str(qwen3_tokenizer_dir()), EXTRA_TOKENS, CHAT_TEMPLATE)
+
+
+class ListIdsTokenizer:
+    """nanoVLM's tokenizer as nanoVLM was written for it: ``apply_chat_template(..., tokenize=True)`` returns a
+    list of ids unless ``return_dict=True`` (transformers 4). Under transformers 5 it returns a dict by
+    default, and nanoVLM's loss mask (``len()`` of that dict, i.e. 2) then masks every label."""
+
+    def __init__(self, tok):
+        self._tok = tok
+
+    def __getattr__(self, name):
+        return getattr(self._tok, name)
+
+    def apply_chat_template(self, messages, **kw):
+        if kw.get("tokenize") and "return_dict" not in kw:
+            kw["return_dict"] = False
+        return self._tok.apply_chat_template(messages, **kw)

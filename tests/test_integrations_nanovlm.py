@@ -40,27 +40,10 @@ def vlm_dataset(tmp_path_factory: pytest.TempPathFactory):
     return VLMDatasetBuilder(str(out / "mllm"), image_format="pil")
 
 
-class ListIdsTokenizer:
-    """nanoVLM's tokenizer as nanoVLM was written for it: ``apply_chat_template(..., tokenize=True)`` returns a
-    list of ids unless ``return_dict=True`` (transformers 4). Under transformers 5 it returns a dict by
-    default, and nanoVLM's loss mask (``len()`` of that dict, i.e. 2) then masks every label."""
-
-    def __init__(self, tok):
-        self._tok = tok
-
-    def __getattr__(self, name):
-        return getattr(self._tok, name)
-
-    def apply_chat_template(self, messages, **kw):
-        if kw.get("tokenize") and "return_dict" not in kw:
-            kw["return_dict"] = False
-        return self._tok.apply_chat_template(messages, **kw)
-
-
 def nanovlm_reference(mods, tok, proc, images, turns):
     """nanoVLM's own VQADataset on the same images and chat (its HF-style item layout)."""
     item = {"images": list(images), "texts": [{"user": u, "assistant": a} for u, a in turns]}
-    return mods.datasets.VQADataset([item], ListIdsTokenizer(tok), proc, MP_TOKENS)[0]
+    return mods.datasets.VQADataset([item], nanovlm_peer.ListIdsTokenizer(tok), proc, MP_TOKENS)[0]
 
 
 def test_nanovlm_loss_mask_needs_list_ids_under_transformers_5(nano) -> None:
@@ -70,7 +53,7 @@ def test_nanovlm_loss_mask_needs_list_ids_under_transformers_5(nano) -> None:
     mods, tok, proc = nano
     item = {"images": [Image.new("RGB", (64, 64))], "texts": [{"user": "Colour?", "assistant": "black"}]}
     unwrapped = mods.datasets.VQADataset([item], tok, proc, MP_TOKENS)[0]
-    wrapped = mods.datasets.VQADataset([item], ListIdsTokenizer(tok), proc, MP_TOKENS)[0]
+    wrapped = mods.datasets.VQADataset([item], nanovlm_peer.ListIdsTokenizer(tok), proc, MP_TOKENS)[0]
     assert (unwrapped["labels"] == -100).all()
     assert learned_text(tok, wrapped) == "black<|im_end|>\n"
 
