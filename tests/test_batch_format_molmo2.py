@@ -158,3 +158,16 @@ def test_docs_snippet_runs(data_env: Path) -> None:
     exec(compile(code, "official-trainer.md", "exec"), namespace)
     assert len(namespace["micro_batches"]) == 2
     assert namespace["batch"]["images"].shape[1] == 16
+
+
+def test_cli_reports_the_stage_batch(sample_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from molmo2_data.cli.main import main
+
+    assert main(["loader", "--stage", "molmo2-pretrain", "--batch-size", "stage", "--world-size", "64",
+                 "--steps", "1", "--batch-format", "molmo2", "--root", str(sample_root)]) == 0
+    out = capsys.readouterr().out
+    assert "batch: 2 sequences per rank (stage global batch 128 / world size 64)" in out
+    assert "'loss_masks': [2, 2536]" in out and "cu_seqlens" not in out
+    with pytest.raises(SystemExit) as exit_info:  # argparse: a bad flag is exit status 2
+        main(["loader", "--batch-size", "two", "--root", str(sample_root)])
+    assert exit_info.value.code == 2

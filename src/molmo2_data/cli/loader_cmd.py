@@ -57,7 +57,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def batch_size_arg(text: str) -> int | str:
     """A positive number of sequences, or 'stage' (the stage's global batch over the world size)."""
-    return "stage" if text == "stage" else positive_int(text)
+    if text == "stage":
+        return "stage"
+    try:
+        return positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer or 'stage', got {text!r}") from None
 
 
 def _data_root_note(args: argparse.Namespace) -> str:
