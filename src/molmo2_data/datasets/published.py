@@ -23,6 +23,14 @@ class PublishedSchema:
 
 
 PUBLISHED: dict[str, PublishedSchema] = {
+    "chart-qa": PublishedSchema(
+        "HuggingFaceM4/ChartQA", "b605b6e (card: splits train / val / test)",
+        {"image": "struct<bytes: binary, path: string>",
+         "query": "string",
+         "label": "list<item: string>",
+         "human_or_machine": "int64"},
+        notes="human_or_machine is a class label (0 human, 1 machine), stored as int64",
+    ),
     "cosyn-point": PublishedSchema(
         "allenai/CoSyn-point", "008ee8a (card)",
         {"id": "string",

@@ -1,0 +1,79 @@
+"""Academic image QA sets (issue 13): ChartQA so far. Sample answers are true for their pixels; the
+official weighting, parts filter, formatting and metric."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from molmo2_data.datasets import get_dataset
+from molmo2_data.errors import ConfigError
+from molmo2_data.eval.runner import score_annotation
+from molmo2_data.example import VQA
+from molmo2_data.sample import load_truth
+from molmo2_data.text.formatter import FormatterConfig, format_conversation
+
+
+def test_chart_qa_answers_are_true_for_the_pixels(sample_root: Path) -> None:
+    ds = get_dataset("chart_qa", root=sample_root)  # the official name resolves
+    truth = load_truth("chart-qa", sample_root)
+    assert len(ds) >= 20 and not ds.skipped
+    checked = 0
+    for i in range(len(ds)):
+        ex = ds.get(i, np.random.RandomState(i))
+        (ann,) = ex.annotations
+        assert isinstance(ann, VQA) and ann.style == "chart_qa" and isinstance(ann.answers, list)
+        img = ex.images[0].load()
+        key = next(k for k, t in truth.items() if t["question"] == ann.question and [t["answer"]] == ann.answers
+                   and t["chart"]["bars"][0]["box"] and _same_chart(img, t["chart"]))
+        chart = truth[key]["chart"]
+        if ann.question.startswith("What is the value for "):
+            label = ann.question[len("What is the value for "):-1]
+            (bar,) = [b for b in chart["bars"] if b["label"] == label]
+            assert ann.answers == [str(bar["value"])]
+            x0, y0, x1, y1 = bar["box"]
+            assert (y1 + 1 - y0) == bar["value"] * chart["px_per_unit"]  # bar height encodes the value
+        elif ann.question == "How many bars are in the chart?":
+            assert ann.answers == [str(len(chart["bars"]))]
+        checked += 1
+        assert ex.metadata.extra["is_human"] == (key.endswith("-0"))
+    assert checked >= 20
+
+
+def _same_chart(img: np.ndarray, chart: dict) -> bool:
+    """Every bar of the chart has its colour at the centre of its box in this image."""
+    from molmo2_data.sample.draw import COLORS
+
+    for b in chart["bars"]:
+        x0, y0, x1, y1 = b["box"]
+        if tuple(img[(y0 + y1) // 2, (x0 + x1) // 2]) != tuple(COLORS[b["color"]]):
+            return False
+    return True
+
+
+def test_chart_qa_weighting_and_parts(sample_root: Path) -> None:
+    both = get_dataset("chart-qa", root=sample_root)
+    human = get_dataset("chart-qa", root=sample_root, parts="human")
+    augmented = get_dataset("chart-qa", root=sample_root, parts="augmented")
+    assert len(human) + len(augmented) == len(both) and len(human) == 24
+    assert human.skipped == {"not a human question": 24}
+    weighted = get_dataset("chart-qa", root=sample_root, weighted=True)
+    weights = {weighted.get(i, np.random.RandomState(0)).weight for i in range(len(weighted))}
+    assert weights == {2 * 20901 / 28299, 2 * 7398 / 28299}
+    assert both.get(0, np.random.RandomState(0)).weight is None
+    with pytest.raises(ConfigError, match="parts"):
+        get_dataset("chart-qa", root=sample_root, parts="people")
+
+
+def test_chart_qa_format_and_relaxed_metric(sample_root: Path) -> None:
+    ex = get_dataset("chart-qa", root=sample_root).get(0, np.random.RandomState(0))
+    (ann,) = ex.annotations
+    conv = format_conversation(ann, FormatterConfig(), np.random.RandomState(0))
+    assert conv.messages == [f"chart_qa: {ann.question}", ann.answers[0]]
+    value = float(ann.answers[0])
+    close = score_annotation(ann, f"{value * 1.04:g}", ex)
+    far = score_annotation(ann, f"{value * 1.2:g}", ex)
+    assert close.primary == "relaxed" and close.metrics["relaxed"] == 1.0 and far.metrics["relaxed"] == 0.0
+    assert score_annotation(ann, "", ex).metrics["relaxed"] == 0.0
