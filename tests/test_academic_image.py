@@ -77,3 +77,33 @@ def test_chart_qa_format_and_relaxed_metric(sample_root: Path) -> None:
     far = score_annotation(ann, f"{value * 1.2:g}", ex)
     assert close.primary == "relaxed" and close.metrics["relaxed"] == 1.0 and far.metrics["relaxed"] == 0.0
     assert score_annotation(ann, "", ex).metrics["relaxed"] == 0.0
+
+
+def test_doc_qa_answers_are_printed_on_the_page(sample_root: Path) -> None:
+    from molmo2_data.sample.draw import text_matches
+
+    ds = get_dataset("doc_qa", root=sample_root)
+    truth = load_truth("doc-qa", sample_root)
+    assert len(ds) >= 20 and not ds.skipped
+    fields = {"What is the invoice number?": "Invoice number", "What is the invoice date?": "Date",
+              "Who is the customer?": "Customer", "What is the total amount?": "Total"}
+    for i in range(len(ds)):
+        ex = ds.get(i, np.random.RandomState(i))
+        (ann,) = ex.annotations
+        t = truth[ex.metadata.source_ids["questionId"]]
+        assert ann.style == "doc_qa" and ann.question == t["question"] and ann.answers[0] == t["answer"]
+        field = fields[ann.question]
+        assert t["document"]["fields"][field] == t["answer"]
+        assert text_matches(ex.images[0].load(), t["document"]["values"][field])  # the answer is on the page
+    test = get_dataset("doc-qa", "test", root=sample_root)
+    assert len(test) == 0 and test.skipped == {"no answer": 8}  # published test answers are empty
+
+
+def test_doc_qa_anls(sample_root: Path) -> None:
+    ex = get_dataset("doc-qa", root=sample_root).get(0, np.random.RandomState(0))
+    (ann,) = ex.annotations
+    assert ann.answers[0].startswith("INV-") and len(ann.answers[0]) == 8
+    typo = score_annotation(ann, ann.answers[0][:-1], ex)  # one edit in 8 characters
+    assert typo.primary == "anls" and typo.metrics["anls"] == pytest.approx(1 - 1 / 8)
+    assert score_annotation(ann, ann.answers[1], ex).metrics["anls"] == 1.0  # any annotator answer counts
+    assert score_annotation(ann, "nothing like it", ex).metrics["anls"] == 0.0

@@ -56,9 +56,9 @@ def _split_and_config(table_file: Path) -> tuple[str, str]:
 
 def _first_split(name: str, files: list[Path]) -> tuple[str, str | None]:
     cls = dataset_class(name)
-    for f in files:
-        config, split = _split_and_config(f)
-        for ours, spec in cls.SPLITS.items():
+    for ours, spec in cls.SPLITS.items():  # the reader's first split with a table (train before test)
+        for f in files:
+            config, split = _split_and_config(f)
             if spec == split or ours == split:
                 return ours, (config if config != "default" else None)
     return next(iter(cls.SPLITS)), None

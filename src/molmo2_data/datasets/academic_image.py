@@ -7,7 +7,8 @@ answer columns, the official style, an optional per-row weight. :class:`Academic
 answer list the formatter chooses from as the official ``select_vqa_answer`` does).
 
 Sets: ``chart-qa`` (HuggingFaceM4/ChartQA; official name ``chart_qa``; the official
-``chart_qa_weighted`` is ``get_dataset("chart-qa", weighted=True)``).
+``chart_qa_weighted`` is ``get_dataset("chart-qa", weighted=True)``); ``doc-qa`` (DocVQA, from the
+lmms-lab/DocVQA mirror; official name ``doc_qa``; the official loader reads a manual download).
 """
 
 from __future__ import annotations
@@ -120,3 +121,21 @@ class ChartQA(AcademicImageQA):
             return None
         total = CHART_QA_HUMAN + CHART_QA_AUGMENTED
         return 2 * (CHART_QA_HUMAN if row.get("human_or_machine") == 0 else CHART_QA_AUGMENTED) / total
+
+
+@register_dataset("doc-qa", aliases=("doc_qa", "docvqa"))
+class DocQA(AcademicImageQA):
+    """DocVQA single-page questions (lmms-lab/DocVQA, config ``DocVQA``): a scanned page, a question and
+    its annotator answers. The official loader reads the challenge's own download (manual, terms of use);
+    this mirror carries the same questions and answers. The test split's answers are not public (rows
+    without answers are counted as skipped). Style ``doc_qa``; scored by ANLS over the answers."""
+
+    NAME = "doc-qa"
+    HF_PATH = "lmms-lab/DocVQA"
+    CONFIGS = ("DocVQA",)
+    SPLITS = {"train": "train", "validation": "validation", "test": "test"}
+    COLUMNS = {"image": is_image_struct, "questionId": is_string, "question": is_string, "answers": is_list,
+               "docId": is_integer}
+    QUESTION, ANSWERS, STYLE = "question", "answers", "doc_qa"
+    ID_COLUMNS = ("questionId", "docId")
+

@@ -23,6 +23,19 @@ class PublishedSchema:
 
 
 PUBLISHED: dict[str, PublishedSchema] = {
+    "doc-qa": PublishedSchema(
+        "lmms-lab/DocVQA", "59fed3c (card, config DocVQA: train / validation / test)",
+        {"questionId": "string",
+         "question": "string",
+         "question_types": "list<item: string>",
+         "image": "struct<bytes: binary, path: string>",
+         "docId": "int64",
+         "ucsf_document_id": "string",
+         "ucsf_document_page_no": "string",
+         "answers": "list<item: string>",
+         "data_split": "string"},
+        notes="the official loader reads the DocVQA challenge download (manual); test answers are empty",
+    ),
     "chart-qa": PublishedSchema(
         "HuggingFaceM4/ChartQA", "b605b6e (card: splits train / val / test)",
         {"image": "struct<bytes: binary, path: string>",

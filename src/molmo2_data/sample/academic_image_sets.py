@@ -8,8 +8,8 @@ import pyarrow as pa
 from molmo2_data.media.image import encode_png
 from molmo2_data.sample import sample_writer
 from molmo2_data.sample.context import SampleContext
-from molmo2_data.sample.draw import render_bar_chart
-from molmo2_data.sample.image_sets import _chart_qa, _image_struct
+from molmo2_data.sample.draw import render_bar_chart, render_document
+from molmo2_data.sample.image_sets import _chart_qa, _document_qa, _image_struct
 
 CHART_QA_SPLITS = (("train", 24), ("val", 8), ("test", 8))  # the source split names
 
@@ -37,3 +37,42 @@ def write_chart_qa(ctx: SampleContext) -> None:
                           "label": pa.array(rows["label"], pa.list_(pa.string())),
                           "human_or_machine": pa.array(rows["human_or_machine"], pa.int64())})
         ctx.write_table("chart-qa", split, table)
+
+
+@sample_writer("doc-qa")
+def write_doc_qa(ctx: SampleContext) -> None:
+    """lmms-lab/DocVQA (config DocVQA): one question per row with its answers list. Rendered invoice
+    pages; each question's answer is the field value printed on its page (a second, lower-cased answer
+    is added where it differs, as annotators' answers do). The test split carries no answers, as
+    published."""
+    rng = ctx.rng("doc-qa")
+    for split, n_pages in (("train", 8), ("validation", 6), ("test", 2)):
+        cols: dict[str, list] = {k: [] for k in ("questionId", "question", "question_types", "docId",
+                                                 "ucsf_document_id", "ucsf_document_page_no", "answers",
+                                                 "data_split")}
+        datas, names = [], []
+        for p in range(n_pages):
+            img, truth = render_document(rng)
+            png = encode_png(img)
+            doc_id = 1000 * (1 + ["train", "validation", "test"].index(split)) + p
+            for k, (q, a) in enumerate(_document_qa(truth)):
+                qid = f"{doc_id}-{k}"
+                answers = [] if split == "test" else ([a] if a.lower() == a else [a, a.lower()])
+                datas.append(png)
+                names.append(f"doc_{doc_id}.png")
+                for key, value in (("questionId", qid), ("question", q), ("question_types", ["form"]),
+                                   ("docId", doc_id), ("ucsf_document_id", f"doc{doc_id:05d}"),
+                                   ("ucsf_document_page_no", "1"), ("answers", answers), ("data_split", split)):
+                    cols[key].append(value)
+                ctx.record_truth("doc-qa", qid, {"document": truth, "question": q, "answer": a})
+        table = pa.table({"questionId": pa.array(cols["questionId"], pa.string()),
+                          "question": pa.array(cols["question"], pa.string()),
+                          "question_types": pa.array(cols["question_types"], pa.list_(pa.string())),
+                          "image": _image_struct(datas, names),
+                          "docId": pa.array(cols["docId"], pa.int64()),
+                          "ucsf_document_id": pa.array(cols["ucsf_document_id"], pa.string()),
+                          "ucsf_document_page_no": pa.array(cols["ucsf_document_page_no"], pa.string()),
+                          "answers": pa.array(cols["answers"], pa.list_(pa.string())),
+                          "data_split": pa.array(cols["data_split"], pa.string())})
+        ctx.write_table("doc-qa", split, table, config="DocVQA")
+
