@@ -107,3 +107,25 @@ def test_doc_qa_anls(sample_root: Path) -> None:
     assert typo.primary == "anls" and typo.metrics["anls"] == pytest.approx(1 - 1 / 8)
     assert score_annotation(ann, ann.answers[1], ex).metrics["anls"] == 1.0  # any annotator answer counts
     assert score_annotation(ann, "nothing like it", ex).metrics["anls"] == 0.0
+
+
+def test_science_qa_img_answer_is_the_drawn_colour(sample_root: Path) -> None:
+    from molmo2_data.example import MultipleChoice
+    from molmo2_data.sample.draw import COLORS
+
+    ds = get_dataset("science_qa_img", root=sample_root)
+    truth = load_truth("science-qa-img", sample_root)
+    assert len(ds) >= 20 and ds.skipped == {"text-only question (no image)": 8}
+    image_truth = sorted((k, t) for k, t in truth.items() if k.startswith("train-"))
+    for i in range(len(ds)):
+        ex = ds.get(i, np.random.RandomState(i))
+        (ann,) = ex.annotations
+        assert isinstance(ann, MultipleChoice) and ann.style == "science_qa"
+        _, t = image_truth[i]  # rows with images, in table order (keys sort as the rows were written)
+        assert ann.options == t["choices"] and ann.answer_index == t["answer"]
+        x, y = (int(round(v)) for v in t["object"]["center"])
+        assert tuple(ex.images[0].load()[y, x]) == COLORS[ann.answer]  # the answer is the colour drawn
+        assert t["object"]["shape"] in ann.question
+        assert ann.question.removeprefix("Look at the picture.\n").startswith("What colour is")  # hint + question
+    scored = score_annotation(ann, f"{chr(65 + ann.answer_index)}. {ann.answer}", ex)
+    assert scored.primary == "accuracy" and scored.metrics["accuracy"] == 1.0

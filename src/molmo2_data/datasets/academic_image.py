@@ -8,7 +8,8 @@ answer list the formatter chooses from as the official ``select_vqa_answer`` doe
 
 Sets: ``chart-qa`` (HuggingFaceM4/ChartQA; official name ``chart_qa``; the official
 ``chart_qa_weighted`` is ``get_dataset("chart-qa", weighted=True)``); ``doc-qa`` (DocVQA, from the
-lmms-lab/DocVQA mirror; official name ``doc_qa``; the official loader reads a manual download).
+lmms-lab/DocVQA mirror; official name ``doc_qa``; the official loader reads a manual download);
+``science-qa-img`` (derek-thomas/ScienceQA, rows with an image; official name ``science_qa_img``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from molmo2_data.annotations import VQA
+from molmo2_data.annotations import VQA, MultipleChoice
 from molmo2_data.datasets.base import AnnotationSet
 from molmo2_data.datasets.pixmo import EmbeddedImageDataset, _drop, _identity_index, is_image_struct
 from molmo2_data.datasets.registry import register_dataset
@@ -138,4 +139,36 @@ class DocQA(AcademicImageQA):
                "docId": is_integer}
     QUESTION, ANSWERS, STYLE = "question", "answers", "doc_qa"
     ID_COLUMNS = ("questionId", "docId")
+
+
+@register_dataset("science-qa-img", aliases=("science_qa_img", "scienceqa-img"))
+class ScienceQAImage(EmbeddedImageDataset):
+    """ScienceQA, the questions with an image (derek-thomas/ScienceQA, the official source): a multiple
+    choice question over ``choices`` with the ``answer`` index. As the official loader: rows without an
+    image are left out (counted as "text-only question"), a non-empty ``hint`` is prepended to the
+    question with a newline. Style ``science_qa``; scored by multiple-choice accuracy."""
+
+    NAME = "science-qa-img"
+    HF_PATH = "derek-thomas/ScienceQA"
+    SPLITS = {"train": "train", "validation": "validation", "test": "test"}
+    COLUMNS = {"image": is_image_struct, "question": is_string, "choices": is_list, "answer": is_integer,
+               "hint": is_string}
+
+    def base_filter(self, table: pa.Table) -> np.ndarray:
+        from molmo2_data.datasets.pixmo import _has_bytes
+
+        return _drop(self.skipped, _has_bytes(table, "image"), "text-only question (no image)")
+
+    def build_index(self, table: pa.Table) -> dict[str, np.ndarray]:
+        return _identity_index(table.num_rows, self.base_filter(table))
+
+    def build_example(self, rows: np.ndarray, group: int, rng: np.random.RandomState) -> Example:
+        row = int(rows[0])
+        r = self.row_dicts(rows, ["question", "choices", "answer", "hint", "subject", "grade"])[0]
+        question = r["question"] if not r.get("hint") else r["hint"] + "\n" + r["question"]
+        anns = AnnotationSet()
+        anns.add(MultipleChoice, question, list(r["choices"] or []), r["answer"], category=r.get("subject"),
+                 style="science_qa")
+        meta = Metadata(dataset=self.NAME, split=self.split, rows=(row,), extra={"grade": r.get("grade")})
+        return anns.example(meta, images=(self.image(row),))
 

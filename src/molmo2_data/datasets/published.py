@@ -23,6 +23,23 @@ class PublishedSchema:
 
 
 PUBLISHED: dict[str, PublishedSchema] = {
+    "science-qa-img": PublishedSchema(
+        "derek-thomas/ScienceQA", "columns as the lmms-lab/ScienceQA mirror card (7d5be0f) lists them",
+        {"image": "struct<bytes: binary, path: string>",
+         "question": "string",
+         "choices": "list<item: string>",
+         "answer": "int8",
+         "hint": "string",
+         "task": "string",
+         "grade": "string",
+         "subject": "string",
+         "topic": "string",
+         "category": "string",
+         "skill": "string",
+         "lecture": "string",
+         "solution": "string"},
+        notes="rows without an image are text-only questions and are left out, as the official loader does",
+    ),
     "doc-qa": PublishedSchema(
         "lmms-lab/DocVQA", "59fed3c (card, config DocVQA: train / validation / test)",
         {"questionId": "string",

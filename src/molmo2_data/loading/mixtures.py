@@ -124,6 +124,7 @@ def molmo2_sft() -> Mixture:
         Group("image_academic", 0.25, (
             _m("chart-qa", "chart_qa_weighted", options={"weighted": True}),
             _m("doc-qa", "doc_qa"),
+            _m("science-qa-img", "science_qa_img"),
             _m("molmo2-synmultiimageqa", "cosyn_multidoc_exp",
                options={"config": ["chart", "chemical", "diagram", "doc", "music", "table"]}),
         )),
@@ -151,8 +152,8 @@ def molmo2_sft() -> Mixture:
 
 # Official members that the catalog does not have (reported by ``absent_official_members``).
 OFFICIAL_ABSENT = {
-    "molmo2-sft": ["IMAGE_ACADEMIC_DATASETS (coco_2014_vqa_multi, text_vqa, okvqa, info_qa, ...; chart_qa_weighted "
-                   "and doc_qa are in)",
+    "molmo2-sft": ["IMAGE_ACADEMIC_DATASETS (coco_2014_vqa_multi, text_vqa, okvqa, info_qa, ...; chart_qa_weighted, "
+                   "doc_qa and science_qa_img are in)",
                    "VIDEO_ACADEMIC_DATASETS (tgif, tvqa_with_sub, perception_test, nextqa_mc, ...)",
                    "academic tracking sets (mevis, ref_yt_vos, lv_vis, vicas, revos, burst, ...)",
                    "academic_points_clip_63s_2fps (molmo2-academic-video-points)",

@@ -8,7 +8,7 @@ import pyarrow as pa
 from molmo2_data.media.image import encode_png
 from molmo2_data.sample import sample_writer
 from molmo2_data.sample.context import SampleContext
-from molmo2_data.sample.draw import render_bar_chart, render_document
+from molmo2_data.sample.draw import COLORS, random_scene, render_bar_chart, render_document
 from molmo2_data.sample.image_sets import _chart_qa, _document_qa, _image_struct
 
 CHART_QA_SPLITS = (("train", 24), ("val", 8), ("test", 8))  # the source split names
@@ -75,4 +75,51 @@ def write_doc_qa(ctx: SampleContext) -> None:
                           "answers": pa.array(cols["answers"], pa.list_(pa.string())),
                           "data_split": pa.array(cols["data_split"], pa.string())})
         ctx.write_table("doc-qa", split, table, config="DocVQA")
+
+
+SCIENCE_QA_COLUMNS = ("question", "choices", "answer", "hint", "task", "grade", "subject", "topic", "category",
+                      "skill", "lecture", "solution")
+
+
+@sample_writer("science-qa-img")
+def write_science_qa_img(ctx: SampleContext) -> None:
+    """derek-thomas/ScienceQA: multiple-choice questions; one in four rows is text-only (null image), as
+    the source mixes both. Image rows ask the colour of a shape drawn exactly once in a rendered scene,
+    with the true colour among three options; some carry a hint."""
+    rng = ctx.rng("science-qa-img")
+    for split, n in (("train", 32), ("validation", 8), ("test", 8)):
+        cols: dict[str, list] = {k: [] for k in ("image", *SCIENCE_QA_COLUMNS)}
+        for i in range(n):
+            key = f"{split}-{i:03d}"
+            if i % 4 == 3:  # a text-only question
+                row = {"image": None, "question": "Which is a mammal?", "choices": ["trout", "whale"], "answer": 1,
+                       "hint": "", "subject": "natural science"}
+            else:
+                img, objects = random_scene(rng, 240, 180, n_min=1, n_max=3)
+                counts: dict[str, int] = {}
+                for o in objects:
+                    counts[o.shape] = counts.get(o.shape, 0) + 1
+                single = [o for o in objects if counts[o.shape] == 1] or objects[:1]
+                obj = single[0]
+                others = [c for c in COLORS if c != obj.color]
+                options = [obj.color, *(str(c) for c in rng.choice(others, 2, replace=False))]
+                order = list(rng.permutation(3))
+                choices = [options[j] for j in order]
+                question = f"What colour is the {obj.shape}?" if counts[obj.shape] == 1 else \
+                    f"What colour is one {obj.shape}?"
+                row = {"image": {"bytes": encode_png(img), "path": f"sqa_{key}.png"}, "question": question,
+                       "choices": choices, "answer": order.index(0), "hint": "Look at the picture." if i % 2 else "",
+                       "subject": "visual science"}
+                ctx.record_truth("science-qa-img", key, {"object": {"shape": obj.shape, "color": obj.color,
+                                                                     "center": list(obj.center)},
+                                                          "choices": choices, "answer": order.index(0)})
+            for k in cols:
+                default = "" if k not in ("choices", "answer") else None
+                cols[k].append(row.get(k, default))
+        image_type = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
+        table = pa.table({"image": pa.array(cols["image"], image_type),
+                          **{k: pa.array(cols[k], pa.list_(pa.string()) if k == "choices" else
+                                         pa.int8() if k == "answer" else pa.string())
+                             for k in SCIENCE_QA_COLUMNS}})
+        ctx.write_table("science-qa-img", split, table)
 
