@@ -88,3 +88,32 @@ def test_stage_lengths_hold_the_stage_frames() -> None:
     assert 16384 < long < STAGES["long-context"].sequence_length == 36864
     assert STAGES["sft"].sequence_length == STAGES["molmo2-sft"].sequence_length
     assert STAGES["long-context"].sequence_length == STAGES["molmo2-long-context"].sequence_length
+
+
+def test_group_shares_official_vs_here() -> None:
+    """Official share = group rate / sum of group rates; here = the present members' renormalised rates;
+    a group with no member present gets 0 and the others grow."""
+    from molmo2_data.loading.mixtures import Group
+    from molmo2_data.loading.shares import format_shares, group_shares
+
+    mix = Mixture("t", (Group("a", 0.3, (Member("x"), Member("y"))), Group("b", 0.6, (Member("z"),)),
+                        Group("c", 0.1, (Member("w"),))))
+    rates = mix.rates({"x": 100, "z": 400})  # y and w absent
+    rows = group_shares(mix, rates, {"y": "no local table under /r", "w": "no examples available locally"})
+    assert [(r["group"], round(r["official"], 6)) for r in rows] == [("a", 0.3), ("b", 0.6), ("c", 0.1)]
+    assert [round(r["here"], 6) for r in rows] == [round(0.3 / 0.9, 6), round(0.6 / 0.9, 6), 0.0]
+    assert rows[0]["present"] == ["x"] and rows[2]["absent"] == {"w": "no examples available locally"}
+    lines = format_shares(rows, ["SOMETHING (not in the catalog)"])
+    assert lines[1] == "a                     30.0%   33.3%  y (not downloaded)"
+    assert lines[-1] == "  SOMETHING (not in the catalog)"
+
+
+def test_molmo2_sft_image_academic_share_on_the_sample(sample_root) -> None:
+    from molmo2_data.loading.loader import get_dataloader
+
+    with get_dataloader("molmo2-sft", root=sample_root, framework="numpy") as dl:
+        groups = {r["group"]: r for r in dl.report["groups"]}
+    ia = groups["image_academic"]
+    assert abs(ia["official"] - 0.25 / 1.10) < 1e-12
+    assert abs(ia["here"] - ia["official"]) < 1e-6  # every catalog member of the group is in the sample
+    assert set(ia["present"]) == {"chart_qa_weighted", "doc_qa", "science_qa_img", "cosyn_multidoc_exp"}

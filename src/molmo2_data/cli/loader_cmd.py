@@ -122,6 +122,11 @@ def _pull(args: argparse.Namespace, dl: Any, tok: Any, note: str, t_setup: float
           f"(absent: {', '.join(report['absent']) or 'none'})")
     if report.get("note"):
         print(f"  note: {report['note']}")
+    if len(report.get("groups", [])) > 1 or report.get("absent"):
+        from molmo2_data.loading.shares import format_shares
+
+        for line in format_shares(report.get("groups", []), report.get("not_in_catalog", [])):
+            print("  " + line)
     examples = tokens = 0
     fills, metas, first = [], [], None
     t1 = time.perf_counter()
@@ -154,8 +159,15 @@ def _pull(args: argparse.Namespace, dl: Any, tok: Any, note: str, t_setup: float
         written = write_skips_jsonl(args.skips_jsonl, records, dl.state_dict())
         print(f"wrote {written} skip record(s) to {args.skips_jsonl}")
     print(f"{'dataset':<42}{'target':>8}{'achieved':>10}{'examples':>10}")
-    for name, rate, share, n in achieved_mix(metas, report["rates"]):
+    achieved = {name: (rate, share, n) for name, rate, share, n in achieved_mix(metas, report["rates"])}
+    for name, (rate, share, n) in achieved.items():
         print(f"{name:<42}{rate:>8.1%}{share:>10.1%}{n:>10}")
+    if len(report.get("groups", [])) > 1:
+        print(f"{'group':<42}{'official':>8}{'achieved':>10}{'examples':>10}")
+        for g in report["groups"]:
+            n = sum(achieved[m][2] for m in g["present"] if m in achieved)
+            share = sum(achieved[m][1] for m in g["present"] if m in achieved)
+            print(f"{g['group']:<42}{g['official']:>8.1%}{share:>10.1%}{n:>10}")
     if args.html:
         from molmo2_data.loading.preview import write_batch_preview
 

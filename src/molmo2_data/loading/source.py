@@ -91,7 +91,10 @@ class StageSource:
             return to_failure(ex, {"dataset": member.member.dataset, **meta}, example)
 
     def report(self) -> dict[str, Any]:
+        from molmo2_data.loading.shares import catalog_absent, group_shares
+
         return {"mixture": self.mixture.name, "rates": {k: round(v, 6) for k, v in self.rates.items()},
                 "lengths": {m.member.name: m.length for m in self.members}, "absent": dict(self.absent),
-                "note": self.mixture.note}
+                "groups": group_shares(self.mixture, self.rates, dict(self.absent)),
+                "not_in_catalog": catalog_absent(self.mixture), "note": self.mixture.note}
 
