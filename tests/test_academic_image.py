@@ -129,3 +129,36 @@ def test_science_qa_img_answer_is_the_drawn_colour(sample_root: Path) -> None:
         assert ann.question.removeprefix("Look at the picture.\n").startswith("What colour is")  # hint + question
     scored = score_annotation(ann, f"{chr(65 + ann.answer_index)}. {ann.answer}", ex)
     assert scored.primary == "accuracy" and scored.metrics["accuracy"] == 1.0
+
+
+def _script(name: str):
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_seed_download_data_command_line() -> None:
+    """``python scripts/download_data.py chart_qa --n_proc 12`` is ``molmo2-data download`` for that set."""
+    t = _script("download_data").translate
+    assert t(["chart_qa", "--n_proc", "12"]) == ["download", "--datasets", "chart_qa", "--workers", "12"]
+    assert t(["all", "--n_proc=4", "--dry-run"]) == ["download", "--stage", "all", "--workers=4", "--dry-run"]
+
+
+def test_seed_download_dry_run_names_the_source(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    main = _script("download_data").main
+    assert main(["chart_qa", "--n_proc", "2", "--dry-run", "--root", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "chart-qa" in out and "HuggingFaceM4/ChartQA" in out and "0/3" in out
+
+
+def test_seed_dataset_visualize(sample_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MOLMO_DATA_DIR", str(sample_root))
+    assert _script("dataset_visualize").main(["chart_qa", str(tmp_path / "viz"), "--num-samples", "3"]) == 0
+    html = (tmp_path / "viz" / "chart_qa.html").read_text()
+    first = get_dataset("chart-qa", root=sample_root)[0].annotations[0]
+    assert first.question in html and "<img" in html
+    assert _script("dataset_visualize").main(["chart_qa"]) == 2
