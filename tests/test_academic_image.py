@@ -162,3 +162,15 @@ def test_seed_dataset_visualize(sample_root: Path, tmp_path: Path, monkeypatch: 
     first = get_dataset("chart-qa", root=sample_root)[0].annotations[0]
     assert first.question in html and "<img" in html
     assert _script("dataset_visualize").main(["chart_qa"]) == 2
+
+
+def test_official_variant_name_chart_qa_weighted(sample_root: Path) -> None:
+    from molmo2_data.datasets import list_datasets
+
+    for name in ("chart_qa_weighted", "chart-qa-weighted"):
+        ds = get_dataset(name, root=sample_root)
+        assert ds.weighted and ds.NAME == "chart-qa"
+        assert {ds.get(i, np.random.RandomState(0)).weight for i in range(len(ds))} == {2 * 20901 / 28299,
+                                                                                         2 * 7398 / 28299}
+    assert get_dataset("chart_qa_weighted", root=sample_root, weighted=False).weighted is False  # caller wins
+    assert "chart_qa_weighted" not in list_datasets()  # a variant, not a dataset of its own

@@ -7,7 +7,7 @@ answer columns, the official style, an optional per-row weight. :class:`Academic
 answer list the formatter chooses from as the official ``select_vqa_answer`` does).
 
 Sets: ``chart-qa`` (HuggingFaceM4/ChartQA; official name ``chart_qa``; the official
-``chart_qa_weighted`` is ``get_dataset("chart-qa", weighted=True)``); ``doc-qa`` (DocVQA, from the
+``chart_qa_weighted`` is the variant ``get_dataset("chart_qa_weighted")`` = ``chart-qa, weighted=True``); ``doc-qa`` (DocVQA, from the
 lmms-lab/DocVQA mirror; official name ``doc_qa``; the official loader reads a manual download);
 ``science-qa-img`` (derek-thomas/ScienceQA, rows with an image; official name ``science_qa_img``).
 """
@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 from molmo2_data.annotations import VQA, MultipleChoice
 from molmo2_data.datasets.base import AnnotationSet
 from molmo2_data.datasets.pixmo import EmbeddedImageDataset, _drop, _identity_index, is_image_struct
-from molmo2_data.datasets.registry import register_dataset
+from molmo2_data.datasets.registry import register_dataset, register_variant
 from molmo2_data.example import Example, Metadata
 from molmo2_data.tables import is_integer, is_list, is_string
 
@@ -122,6 +122,9 @@ class ChartQA(AcademicImageQA):
             return None
         total = CHART_QA_HUMAN + CHART_QA_AUGMENTED
         return 2 * (CHART_QA_HUMAN if row.get("human_or_machine") == 0 else CHART_QA_AUGMENTED) / total
+
+
+register_variant("chart_qa_weighted", "chart-qa", weighted=True)
 
 
 @register_dataset("doc-qa", aliases=("doc_qa", "docvqa"))

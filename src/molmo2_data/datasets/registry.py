@@ -35,6 +35,23 @@ def register_dataset(name: str, *, aliases: tuple[str, ...] = (), overwrite: boo
     return decorate
 
 
+# Official names that are a catalog dataset with options (e.g. ``chart_qa_weighted`` = chart-qa with
+# ``weighted=True``): resolved by ``get_dataset``, not listed as datasets of their own (same tables).
+_VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {}
+
+
+def register_variant(name: str, dataset: str, **options: Any) -> None:
+    """``get_dataset(name)`` = ``get_dataset(dataset, **options)`` (options given by the caller win)."""
+    _VARIANTS[name] = (dataset, dict(options))
+
+
+def variant_of(name: str) -> tuple[str, dict[str, Any]] | None:
+    """(dataset, options) of an official variant name, in its spellings (``chart_qa_weighted``,
+    ``chart-qa-weighted``), else None."""
+    norm = name.lower().replace("-", "_")
+    return next((v for k, v in _VARIANTS.items() if k.lower().replace("-", "_") == norm), None)
+
+
 def _resolve(name: str) -> Callable[..., Dataset] | None:
     return _REGISTRY.get(_ALIASES.get(name, name))
 
@@ -56,7 +73,12 @@ def canonical_name(name: str) -> str:
 
 
 def get_dataset(name: str, split: str = "train", **kwargs: Any) -> Dataset:
-    """Instantiate a registered dataset: ``get_dataset("pixmo-points", split="train")``."""
+    """Instantiate a registered dataset: ``get_dataset("pixmo-points", split="train")``. An official
+    variant name (``chart_qa_weighted``) opens its dataset with the variant's options."""
+    _ensure_builtin()
+    variant = variant_of(name) if name not in _REGISTRY and name not in _ALIASES else None
+    if variant is not None:
+        name, kwargs = variant[0], {**variant[1], **kwargs}
     factory = _REGISTRY[canonical_name(name)]
     if "root" in kwargs and not _accepts(factory, "root"):
         kwargs.pop("root")  # a hand-written dataset that knows its own paths
