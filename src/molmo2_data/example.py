@@ -259,7 +259,8 @@ def as_example(obj: Example | Mapping[str, Any], dataset: str = "custom", split:
     images: list[ImageRef] = []
     raw = obj.get("image", obj.get("images"))
     if raw is not None:
-        items = raw if isinstance(raw, list | tuple) else [raw]
+        # a list, or a stacked (N, H, W, 3) array of frames, is N images
+        items = list(raw) if isinstance(raw, list | tuple) or (isinstance(raw, np.ndarray) and raw.ndim == 4) else [raw]
         if len(items) > MAX_IMAGES:  # the model's multi-image limit: more would be cut silently
             raise SchemaError(
                 f"{dataset}: an example has {len(items)} images, more than the {MAX_IMAGES} a multi-image example "

@@ -1,11 +1,12 @@
 """The dict view of an :class:`~molmo2_data.example.Example`: the keys the seed documents read
 (``ex["image"]``, ``ex["caption"]``, ``ex["query"]``, ``ex["points"]``, ``ex["count"]``,
-``ex["questions"]``, ``ex["answers"]``, ``ex["tracks"]``, ``"image" in ex``), computed from the
+``ex["questions"]``, ``ex["answers"]``, ``ex["tracks"]``, ``ex["question"]``, ``ex["answer"]``,
+``ex["subtitles"]``, ``ex["time"]``, ``ex["object_names"]``, ``"image" in ex``), computed from the
 structured annotations on access. Nothing is stored twice: the annotations stay the one source.
 
 A key taken from the annotations gives the value when one annotation has it, and a list with one value
 per annotation when several do (a message tree: pixmo-points holds one Pointing per label of an image);
-``questions`` and ``answers`` are always one flat list over the tree.
+``questions``, ``answers`` and ``object_names`` are always one flat list over the tree.
 Coordinates stay in the annotation's own scale (``ex["scale"]``), never rescaled.
 """
 
@@ -95,6 +96,30 @@ def _answers(a: Annotation) -> Any:
     return None
 
 
+def _question(a: Annotation) -> Any:
+    """The one question an annotation asks (seed 000's ``question``): a chat's first user turn, else the
+    annotation's own question (None when it has only a label)."""
+    if isinstance(a, Messages):
+        users = [m.content for m in a.messages if m.role == "user"]
+        return users[0] if users else None
+    return getattr(a, "question", None)
+
+
+def _answer(a: Annotation) -> Any:
+    """The one answer (seed 000's ``answer``): a chat's first assistant turn, a VQA's first answer, a
+    multiple choice's answer, a clock's time text."""
+    if isinstance(a, Messages):
+        replies = [m.content for m in a.messages if m.role == "assistant"]
+        return replies[0] if replies else None
+    if isinstance(a, VQA):
+        return a.answers if isinstance(a.answers, str) else (a.answers[0] if a.answers else None)
+    if isinstance(a, MultipleChoice):
+        return a.answer
+    if isinstance(a, ClockTime):
+        return a.text
+    return None
+
+
 def _field(name: str) -> Callable[[Annotation], Any]:
     return lambda a: getattr(a, name, None)
 
@@ -108,17 +133,20 @@ FIELDS: dict[str, Callable[[Annotation], Any]] = {
     "points": _points,
     "count": _count,
     "tracks": _tracks,
+    "object_names": lambda a: [a.label] if isinstance(a, Pointing | Count | VideoPointing | Track) else None,
     "questions": _questions,
     "answers": _answers,
+    "question": _question,
+    "answer": _answer,
+    "time": lambda a: a.text if isinstance(a, ClockTime) else None,
     "options": lambda a: a.options if isinstance(a, MultipleChoice) else None,
-    "answer": lambda a: a.answer if isinstance(a, MultipleChoice) else (a.text if isinstance(a, ClockTime) else None),
     "scale": lambda a: getattr(a, "scale", None),
     "timestamps": lambda a: getattr(a, "timestamps", None),
     "style": _field("style"),
 }
 
 
-FLAT = ("questions", "answers")
+FLAT = ("questions", "answers", "object_names")
 
 
 def _from_annotations(ex: Example, key: str) -> list[Any]:
@@ -131,7 +159,7 @@ def view_keys(ex: Example) -> list[str]:
     if ex.images:
         keys += ["image", "images"]
     if ex.video is not None:
-        keys += ["video", "video_path"]
+        keys += ["video", "video_path"] + (["subtitles"] if ex.video.subtitles else [])
     keys += ["metadata", "annotations"]
     if any(isinstance(a, Messages) for a in ex.annotations):
         keys.append("messages")
@@ -153,6 +181,10 @@ def view_value(ex: Example, key: str) -> Any:
         if ex.video is None:
             raise KeyError(key)
         return ex.video.path
+    if key == "subtitles":
+        if ex.video is None or not ex.video.subtitles:
+            raise KeyError(key)
+        return [{"start": t.start, "end": t.end, "text": t.text} for t in ex.video.subtitles]
     if key == "metadata":
         return dataclasses.asdict(ex.metadata)
     if key == "annotations":

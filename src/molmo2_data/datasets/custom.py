@@ -11,9 +11,11 @@ dataset folder or parquet file, or a Hub id), a task, and which source column ho
     point_scale: pixels                # pixels | percent | unit | <number>
     group_by: file                     # optional: several rows of one image -> one message tree
 
-Fields: image (path, list of paths, or an HF image struct), video, question, answer, caption,
-messages (list of {role, content}), label, points ([[x, y], ...] or [{x, y}, ...]), count, id,
-clip_start, clip_end, style. Configs are registered with :func:`register_custom_dataset`, and every
+Fields: image (path, list of up to 5 paths, or an HF image struct), video (a file path, or a list of frame
+image paths resolved under ``video_dir``, timed by the ``fps`` (default 2) or ``frame_times`` fields),
+question, answer, caption, messages (list of {role, content}), label, points ([[x, y], ...] or [{x, y},
+...]), count, id, clip_start, clip_end, style. More than 5 images in one row is a SchemaError (the row is
+skipped) naming the video form: the model's multi-image limit would otherwise cut them silently. Configs are registered with :func:`register_custom_dataset`, and every
 ``*.yaml`` / ``*.json`` config in ``$MOLMO_DATA_DIR/custom/`` is registered on first use (a broken one
 is reported, see :func:`broken_configs`, and the others still load). A config may not take the name of
 a built-in dataset unless it says ``override: true``.
@@ -47,6 +49,7 @@ from molmo2_data.errors import (
     SchemaError,
 )
 from molmo2_data.example import (
+    MAX_IMAGES,
     Caption,
     Count,
     Example,
@@ -60,7 +63,7 @@ from molmo2_data.tables import group_rows
 
 TASKS = ("qa", "caption", "messages", "pointing", "counting")
 FIELDS = ("image", "video", "question", "answer", "caption", "messages", "label", "points", "count", "id",
-          "clip_start", "clip_end", "style")
+          "clip_start", "clip_end", "style", "fps", "frame_times")
 REQUIRED = {"qa": ("question", "answer"), "caption": ("caption",), "messages": ("messages",),
             "pointing": ("label", "points"), "counting": ("label", "count")}
 DEFAULT_STYLE = {"qa": "user_qa", "caption": "long_caption", "messages": "user_qa", "pointing": "pointing",
@@ -177,8 +180,9 @@ class CustomDataset(Dataset):
             if isinstance(item, str):
                 out.append(self._image_path(item))
         vid = row.get(self.config.col("video"))
-        if isinstance(vid, str):
-            out.append(self._video_path(vid))
+        for item in vid if isinstance(vid, list) else [vid]:
+            if isinstance(item, str):
+                out.append(self._video_path(item))
         return out
 
     def _media_ok(self, row: Mapping[str, Any]) -> bool:
@@ -206,18 +210,40 @@ class CustomDataset(Dataset):
 
     def _images(self, row: Mapping[str, Any]) -> tuple[ImageRef, ...]:
         img = row.get(self.config.col("image"))
-        refs = []
-        for item in img if isinstance(img, list) else ([img] if img is not None else []):
-            if isinstance(item, str):
-                refs.append(ImageRef(path=str(self._image_path(item))))
-            elif isinstance(item, Mapping) and item.get("bytes") is not None:  # HF Image struct
-                refs.append(ImageRef(data=item["bytes"]))
-            elif isinstance(item, Mapping) and item.get("path"):
-                refs.append(ImageRef(path=str(self._image_path(item["path"]))))
-            else:
-                raise SchemaError(f"{self.name}: cannot read image value of type {type(item).__name__} "
-                                  f"(column {self.config.col('image')!r}); the row is skipped")
-        return tuple(refs)
+        items = img if isinstance(img, list) else ([img] if img is not None else [])
+        if len(items) > MAX_IMAGES:
+            raise SchemaError(f"{self.name}: a row has {len(items)} images in column {self.config.col('image')!r}, more "
+                              f"than the {MAX_IMAGES} a multi-image example may hold (the rest would be dropped); "
+                              "for video frames map the column to 'video' (columns: {video: ...}, with an 'fps' "
+                              "or 'frame_times' field); the row is skipped")
+        return tuple(self._image_ref(item, self._image_path, "image") for item in items)
+
+    def _image_ref(self, item: Any, resolve: Any, fld: str) -> ImageRef:
+        """A path (resolved with ``resolve``) or an HF image struct as an ImageRef."""
+        if isinstance(item, str):
+            return ImageRef(path=str(resolve(item)))
+        if isinstance(item, Mapping) and item.get("bytes") is not None:  # HF Image struct
+            return ImageRef(data=item["bytes"])
+        if isinstance(item, Mapping) and item.get("path"):
+            return ImageRef(path=str(resolve(item["path"])))
+        raise SchemaError(f"{self.name}: cannot read {fld} value of type {type(item).__name__} "
+                          f"(column {self.config.col(fld)!r}); the row is skipped")
+
+    def _video(self, row: Mapping[str, Any]) -> VideoRef | None:
+        """A video file (optionally clipped), or a list of frame images timed by ``fps`` / ``frame_times``."""
+        c = self.config
+        vid = row.get(c.col("video"))
+        if isinstance(vid, str):
+            return VideoRef(path=str(self._video_path(vid)), clip_start=row.get(c.col("clip_start")),
+                            clip_end=row.get(c.col("clip_end")))
+        if isinstance(vid, list):
+            frames = [self._image_ref(f, self._video_path, "video") for f in vid]
+            return VideoRef.from_frames(frames, row.get(c.col("frame_times")), row.get(c.col("fps")),
+                                        name=f"{self.name}:frames")
+        if vid is not None:
+            raise SchemaError(f"{self.name}: a video must be a file path or a list of frame paths, got "
+                              f"{type(vid).__name__} (column {c.col('video')!r}); the row is skipped")
+        return None
 
     def _scale(self, images: tuple[ImageRef, ...]) -> tuple[float, float]:
         s = self.config.point_scale
@@ -257,11 +283,7 @@ class CustomDataset(Dataset):
         rows = self.groups[item]
         first = self.rows_list[rows[0]]
         images = self._images(first)
-        video = None
-        vid = first.get(self.config.col("video"))
-        if isinstance(vid, str):
-            video = VideoRef(path=str(self._video_path(vid)), clip_start=first.get(self.config.col("clip_start")),
-                             clip_end=first.get(self.config.col("clip_end")))
+        video = self._video(first)
         anns = AnnotationSet()
         for r in rows:
             anns.add(self._annotation, self.rows_list[r], images)

@@ -193,6 +193,23 @@ def _member_name(mixture: str, name: Any) -> str:
     return name
 
 
+def spelling(name: str) -> str:
+    """The spelling-free form of a dataset name: the seeds write ``pixmo_cap``, the catalog ``pixmo-cap``;
+    both resolve to one dataset (``canonical_name``), so both may not be listed in one mixture."""
+    return name.strip().lower().replace("_", "-")
+
+
+def _check_unique(mixture: str, names: Sequence[str]) -> None:
+    """One dataset listed twice (in any spelling) would be sampled twice as often: a ConfigError."""
+    seen: dict[str, str] = {}
+    for n in names:
+        other = seen.get(spelling(n))
+        if other is not None:
+            also = "" if other == n else f" (also as {other!r})"
+            raise ConfigError(f"mixture {mixture!r}: dataset {n!r} is listed twice{also}")
+        seen[spelling(n)] = n
+
+
 def weights_from_list(items: Sequence[Any], name: str = "custom") -> dict[str, Any]:
     """The seeds' mixture list ``[{"name": "pixmo_cap", "weight": 0.4}, ...]`` -> ``{name: weight}``; a
     missing key, an unknown key or a name given twice is a ConfigError (weights are checked later)."""
@@ -204,8 +221,7 @@ def weights_from_list(items: Sequence[Any], name: str = "custom") -> dict[str, A
             got = sorted(item) if isinstance(item, Mapping) else type(item).__name__
             raise ConfigError(f"mixture {name!r}: entry {i} must be {{'name': dataset, 'weight': number}}, got {got}")
         member = _member_name(name, item["name"])
-        if member in out:
-            raise ConfigError(f"mixture {name!r}: dataset {member!r} is listed twice")
+        _check_unique(name, [*out, member])
         out[member] = item["weight"]
     return out
 
@@ -263,7 +279,9 @@ def _parse_mixture(spec: Mapping[str, Any], name: str) -> Mixture:
                 group.append(_m(ds, size=size))
             groups.append(Group(str(gname), rate, tuple(group)))
         mix = Mixture(name, tuple(groups))
+        _check_unique(name, [m.dataset for m in mix.members()])
     else:
+        _check_unique(name, [_member_name(name, ds) for ds in spec])
         rates = {_member_name(name, ds): check_rate(f"mixture {name!r}: rate of {ds!r}", r) for ds, r in spec.items()}
         mix = Mixture(name, tuple(Group(ds, r, (_m(ds, size=1),)) for ds, r in rates.items()))
     if not any(g.rate > 0 for g in mix.groups):
