@@ -312,28 +312,57 @@ class StageConfig:
     packing_solver: str = "knapsack"
 
 
+# Where each stage value comes from (docs/loader.md "Stages" has the same table; tests/test_mixtures.py
+# pins the checkable ones). "seed 000" = the seed document's "Training Stages"; "official" = allenai/molmo2
+# launch_scripts (pretrain.py, sft.py, README's long-context command), as in ../shared/spec/MIXTURES.md §1.
+# Values not given here are the StageConfig defaults: max_fps 2.0 (seed 000 "S=2 fps"; official
+# max_fps=[2]), max_crops 8 (official SigLIP2 max_crops=8, kept by SFT), global_batch_size 128 (seed 000
+# SFT "128"; official global batch of every stage), data_seed 50189 (official SFT), html-v2 pointing,
+# demo_or_style_v2 system prompt and uber_model_v2 templates (official sft.py get_model).
 STAGES: dict[str, StageConfig] = {
-    # The seed document's stages: its dataset lists and percentages. Lengths and frames (docs/loader.md
-    # "Stages" says where each number comes from):
-    # - pretraining: 4,096 tokens is seed 000's "Sequence length: 4096 tokens"; 16 frames and the global
-    #   batch 256 are its values too. 4,096 is 1.6x the official 2,536, so the crop budget grows 16 -> 32.
-    # - sft: seed 000 says 4,096 tokens *and* 128 frames, which contradict each other: 128 frames at 2 fps
-    #   take ~11k tokens (81 pooled patches + a timestamp per frame; tests/test_mixtures.py counts them),
-    #   so the official SFT length 16,384 (launch_scripts/sft.py --seq_len default) is kept.
-    # - long-context: seed 000 says "up to 16K tokens", but its 384 frames need ~33k tokens; the official
-    #   long-context length 36,864 (shared spec MIXTURES.md) is kept.
-    "pretraining": StageConfig("pretraining", seed_pretraining, 4096, max_frames=16, global_batch_size=256,
-                               pointing_format="html-v1", system_prompt="style_and_length_v2",
-                               prompt_templates="none", data_seed=95818, packing_max_crops=32, packing_solver="fill"),
-    "sft": StageConfig("sft", seed_sft, 16384, max_frames=128, loss_weighting="root_subsegments_root_tokens", packing_solver="fill"),
-    "long-context": StageConfig("long-context", lambda: seed_sft("long-context"), 36864, max_frames=384,
-                                loss_weighting="root_subsegments_root_tokens", packing_solver="fill"),
-    # The official recipes over the catalog's datasets.
-    "molmo2-pretrain": StageConfig("molmo2-pretrain", molmo2_pretrain, 2536, max_frames=16,
-                                   pointing_format="html-v1", system_prompt="style_and_length_v2",
-                                   prompt_templates="none", data_seed=95818),
-    "molmo2-sft": StageConfig("molmo2-sft", molmo2_sft, 16384, max_frames=128,
-                              loss_weighting="root_subsegments_root_tokens"),
-    "molmo2-long-context": StageConfig("molmo2-long-context", molmo2_sft, 36864, max_frames=384,
-                                       loss_weighting="root_subsegments_root_tokens"),
+    # The seed document's stages: its dataset lists and percentages.
+    "pretraining": StageConfig(
+        "pretraining", seed_pretraining,
+        sequence_length=4096,  # seed 000 "Sequence length: 4096 tokens" (image-only, so no frame budget to hold)
+        max_frames=16,  # seed 000 "N/A (image only)"; official pretrain.py max_frames=16, which only sets the crop budget
+        global_batch_size=256,  # seed 000 "Batch size: 256 (distributed)" (official pretraining: 128)
+        pointing_format="html-v1", system_prompt="style_and_length_v2",  # official pretrain.py DataFormatter
+        prompt_templates="none",  # official pretraining has no SFT templates
+        data_seed=95818,  # official pretrain.py data seed
+        packing_max_crops=32,  # ours: official 16 crops x 4,096 / 2,536 tokens = 26, rounded up to 32
+        packing_solver="fill"),  # ours: >= 97 % fill at ~100x the knapsack's speed (benchmarks/README.md)
+    "sft": StageConfig(
+        "sft", seed_sft,
+        # seed 000 says 4,096 tokens *and* 128 frames: they contradict each other. 128 frames at 2 fps take
+        # 11,117 tokens (81 pooled patches + a timestamp each; 4,096 holds 47 frames), so the official
+        # sft.py --seq_len default 16,384 (LLM max length 4096*4, "good enough for 128 frames") is kept.
+        sequence_length=16384,
+        max_frames=128,  # seed 000 "F=128 (standard)"; official sft.py max_frames=128
+        loss_weighting="root_subsegments_root_tokens",  # official sft.py loss_token_weighting
+        packing_solver="fill"),  # ours, as pretraining
+    "long-context": StageConfig(
+        "long-context", lambda: seed_sft("long-context"),
+        # seed 000 says "up to 16K tokens", but its own 384 frames take 33,573 tokens (16,384 holds 188
+        # frames), so the official long-context --seq_len=36864 (README command) is kept.
+        sequence_length=36864,
+        max_frames=384,  # seed 000 "F=384"; official README --model.mm_preprocessor.video.max_frames=384
+        loss_weighting="root_subsegments_root_tokens",  # official: the same sft.py
+        packing_solver="fill"),  # ours, as pretraining
+    # The official recipes over the catalog's datasets: every value is the official one.
+    "molmo2-pretrain": StageConfig(
+        "molmo2-pretrain", molmo2_pretrain,
+        sequence_length=2536,  # official pretrain.py --seq_len default
+        max_frames=16,  # official pretrain.py VideoPreprocessorConfig(max_frames=16): 16 crops per sequence
+        pointing_format="html-v1", system_prompt="style_and_length_v2", prompt_templates="none",
+        data_seed=95818),  # official pretrain.py
+    "molmo2-sft": StageConfig(
+        "molmo2-sft", molmo2_sft,
+        sequence_length=16384,  # official sft.py --seq_len default
+        max_frames=128,  # official sft.py get_model max_frames=128
+        loss_weighting="root_subsegments_root_tokens"),  # official sft.py
+    "molmo2-long-context": StageConfig(
+        "molmo2-long-context", molmo2_sft,
+        sequence_length=36864,  # official README long-context command --seq_len=36864
+        max_frames=384,  # official README --model.mm_preprocessor.video.max_frames=384
+        loss_weighting="root_subsegments_root_tokens"),  # official: the same sft.py
 }
