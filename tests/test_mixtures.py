@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import math
+import os
+import re
+from pathlib import Path
+
 import pytest
 
 from molmo2_data.errors import ConfigError
@@ -68,26 +73,74 @@ def test_official_sft_image_pointing_uses_high_res_sometimes() -> None:
                               "cosyn-point": 0.3}
 
 
-def test_stage_lengths_hold_the_stage_frames() -> None:
-    """Why SFT is 16,384 and long context 36,864 tokens although seed 000 says 4,096 and "up to 16K": the
-    stage's frames (128 / 384 at 2 fps, 81 pooled patches + a timestamp each) do not fit the seed's numbers."""
+def video_tokens(frames: int) -> int:
+    """Tokens of a video of ``frames`` frames sampled at 2 fps: 81 pooled patches (378 px / 14 px patches,
+    pooled 3x3) plus the frame's timestamp tokens, as the SFT stages lay them out."""
     from molmo2_data.text.tokenizer import load_tokenizer
     from molmo2_data.vision.video import VideoConfig, frame_layout, sample_times
 
-    tok = load_tokenizer("qwen3")
-    per_frame = (27 // 3) ** 2  # 378 px / 14 px patches, pooled 3x3
+    per_frame = (27 // 3) ** 2
     assert per_frame == 81
+    times = sample_times(frames / 2.0, VideoConfig().max_fps, frames)
+    assert len(times) == frames
+    return len(frame_layout(times, per_frame, False, load_tokenizer("qwen3").encode))
 
-    def video_tokens(frames: int) -> int:
-        times = sample_times(frames / 2.0, VideoConfig().max_fps, frames)
-        assert len(times) == frames
-        return len(frame_layout(times, per_frame, False, tok.encode))
 
+def test_stage_lengths_hold_the_stage_frames() -> None:
+    """Why SFT is 16,384 and long context 36,864 tokens although seed 000 says 4,096 and "up to 16K": the
+    stage's frames (128 / 384 at 2 fps) do not fit the seed's numbers (the counts in mixtures.py's comments)."""
     sft, long = video_tokens(STAGES["sft"].max_frames), video_tokens(STAGES["long-context"].max_frames)
-    assert 4096 < sft < STAGES["sft"].sequence_length == 16384
-    assert 16384 < long < STAGES["long-context"].sequence_length == 36864
+    assert (sft, long) == (11117, 33573)
+    assert 4096 < sft <= STAGES["sft"].sequence_length == 16384
+    assert 16384 < long <= STAGES["long-context"].sequence_length == 36864
+    assert video_tokens(47) <= 4096 < video_tokens(48)  # the seed's SFT length holds 47 frames, not 128
+    assert video_tokens(188) <= 16384 < video_tokens(189)  # "up to 16K" holds 188 frames, not 384
     assert STAGES["sft"].sequence_length == STAGES["molmo2-sft"].sequence_length
     assert STAGES["long-context"].sequence_length == STAGES["molmo2-long-context"].sequence_length
+
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+def shared_text(pattern: str) -> str:
+    files = sorted(SHARED.glob(pattern))
+    if not files:
+        if os.environ.get("CI"):
+            pytest.fail(f"{pattern} not found next to the repository ({SHARED})")
+        pytest.skip(f"{pattern} not found next to the repository ({SHARED})")
+    return files[0].read_text(encoding="utf-8")
+
+
+def test_stage_values_are_the_seeds_where_they_fit() -> None:
+    """Each seed-stage value the seed gives (and that fits) is seed 000's number, read from the seed."""
+    seed = shared_text("seeds/000_*.txt")
+    pre, sft, long = STAGES["pretraining"], STAGES["sft"], STAGES["long-context"]
+    assert "Sequence length: 4096 tokens" in seed and pre.sequence_length == 4096
+    assert "Batch size: 256 (distributed)" in seed and pre.global_batch_size == 256
+    assert "Batch size: 128 (distributed)" in seed and sft.global_batch_size == 128
+    assert "Frames per video: F=128 (standard), F=384 (long-context)" in seed
+    assert (sft.max_frames, long.max_frames) == (128, 384)
+    assert "Frame rate: S=2 fps" in seed and sft.max_fps == long.max_fps == 2.0
+    assert "Frames per video: N/A (image only)" in seed  # so pretraining frames are the official crop budget
+    assert pre.max_frames == STAGES["molmo2-pretrain"].max_frames == 16
+    # the crop budget per packed sequence grows with the length: 16 x 4096 / 2536 -> next power of two
+    assert pre.packing_max_crops == 2 ** math.ceil(math.log2(16 * 4096 / 2536)) == 32
+
+
+def test_official_stage_values_are_the_spec_table() -> None:
+    """The molmo2-* stages (and the lengths the seed stages keep) are the official numbers of the shared
+    spec's stage table (MIXTURES.md §1: launch_scripts/pretrain.py, sft.py and the README command)."""
+    spec = shared_text("spec/MIXTURES.md")
+    row = next(line for line in spec.splitlines() if line.startswith("| Sequence length |"))
+    lengths = [int(x.replace(",", "")) for x in re.findall(r"\b\d{1,2},\d{3}\b", row)]
+    assert lengths == [STAGES[s].sequence_length for s in ("molmo2-pretrain", "molmo2-sft", "molmo2-long-context")]
+    assert lengths == [2536, 16384, 36864]
+    frames = next(line for line in spec.splitlines() if line.startswith("| Video frames |"))
+    assert "max_frames=16" in frames and "≤128 frames" in frames and "≤384 frames" in frames
+    assert [STAGES[s].max_frames for s in ("molmo2-pretrain", "molmo2-sft", "molmo2-long-context")] == [16, 128, 384]
+    seeds = next(line for line in spec.splitlines() if line.startswith("| Data seed / train seed |"))
+    assert [STAGES[s].data_seed for s in ("molmo2-pretrain", "molmo2-sft")] == [95818, 50189]
+    assert "95818" in seeds and "50189" in seeds
 
 
 def test_group_shares_official_vs_here() -> None:
