@@ -3,6 +3,8 @@ treated as a video with frame times; a long list under "image" is a clear error,
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -79,3 +81,54 @@ def test_seed_video_dataset_through_the_loader(tmp_path) -> None:
     assert batch["images"].shape[:2] == (1, 16)
     assert [level(p) for p in batch["images"][0]] == [10 * i for i in range(16)]
     assert batch["metadata"][0][0]["dataset"] == "test-frame-video"
+
+
+def test_stacked_frames_under_image_are_counted_not_cut() -> None:
+    """extract_frames may return one (N, H, W, 3) array: under "image" that is N images, and 16 > 5 fails."""
+    with pytest.raises(SchemaError, match=r"16 images, more than the 5"):
+        as_example({"image": np.stack(frames(16)), "messages": MESSAGES})
+    ex = as_example({"image": np.stack(frames(3)), "messages": MESSAGES})
+    assert ex.media_kind == "multi_image" and [level(im.load()) for im in ex.images] == [0, 10, 20]
+
+
+def write_frames(folder, n: int) -> list[str]:
+    from PIL import Image
+
+    folder.mkdir()
+    names = []
+    for i, f in enumerate(frames(n, (48, 64))):
+        names.append(f"f{i:02d}.png")
+        Image.fromarray(f).save(folder / names[-1])
+    return names
+
+
+def test_custom_config_video_as_frame_paths(tmp_path) -> None:
+    """A custom config's video column may list frame images; fps / frame_times columns time them."""
+    from molmo2_data.datasets import get_dataset, register_custom_dataset
+
+    names = write_frames(tmp_path / "frames", 6)
+    rows = [{"frames": names, "q": "What happens?", "a": "It brightens.", "fps": 4},
+            {"frames": names[:3], "q": "And here?", "a": "Dark.", "t": [0.0, 0.5, 2.0]}]
+    (tmp_path / "v.json").write_text(json.dumps(rows))
+    register_custom_dataset({"name": "test-frame-paths", "source": str(tmp_path / "v.json"), "task": "qa",
+                             "video_dir": str(tmp_path / "frames"),
+                             "columns": {"video": "frames", "question": "q", "answer": "a", "frame_times": "t"}})
+    ds = get_dataset("test-frame-paths")
+    first, second = ds[0], ds[1]
+    assert first.media_kind == "video" and first.video.frame_times == (0.0, 0.25, 0.5, 0.75, 1.0, 1.25)
+    assert second.video.frame_times == (0.0, 0.5, 2.0)
+    assert [level(f.load()) for f in first.video.frames] == [0, 10, 20, 30, 40, 50]
+    out = VisionPreprocessor(video=VideoConfig(normalize_on_gpu=True))(first)
+    assert out.frame_times.tolist() == [0.0, 0.25, 0.5, 0.75, 1.0, 1.25]
+    assert [level(p) for p in out.pixels] == [0, 10, 20, 30, 40, 50]
+
+
+def test_custom_config_more_than_5_images_is_a_clear_error(tmp_path) -> None:
+    from molmo2_data.datasets import get_dataset, register_custom_dataset
+
+    names = write_frames(tmp_path / "imgs", 8)
+    (tmp_path / "m.json").write_text(json.dumps([{"image": names, "question": "Q?", "answer": "A."}]))
+    register_custom_dataset({"name": "test-many-images", "source": str(tmp_path / "m.json"), "task": "qa",
+                             "image_dir": str(tmp_path / "imgs")})
+    with pytest.raises(SchemaError, match=r"8 images in column 'image', more than the 5 .* map the column to 'video'"):
+        get_dataset("test-many-images")[0]
