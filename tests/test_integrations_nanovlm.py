@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import nanovlm_peer  # tests/nanovlm_peer.py: nanoVLM's real modules
 import numpy as np
 import pytest
 import torch
@@ -13,7 +14,6 @@ from conftest import shared_fixtures
 
 from molmo2_data.integrations.nanovlm import NanoVLMDataset, OWADataset
 
-nanovlm_peer = pytest.importorskip("nanovlm_peer")  # tests/nanovlm_peer.py
 OWA = shared_fixtures() / "owa"
 MP_TOKENS = 16  # tokens per image split (nanoVLM's mp_image_token_length; 64 in its default config)
 
@@ -114,30 +114,59 @@ def test_dataloader_with_nanovlm_collator(nano, vlm_dataset) -> None:
         sum(ds[i] is not None for i in range(len(ds)))
 
 
-def test_pixmo_dataset_as_nanovlm_items(nano, sample_root: Path) -> None:
+def assistant_positions(tok, ids: torch.Tensor) -> list[int]:
+    """Positions of the assistant turns' tokens (text, then <|im_end|> and the newline), found by scanning
+    for the template's headers: what the labels must learn, everything else being prompt."""
+    start, end = tok.convert_tokens_to_ids("<|im_start|>"), tok.convert_tokens_to_ids("<|im_end|>")
+    header = tok.encode("assistant\n")
+    ids = ids.tolist()
+    out, t = [], 0
+    while t < len(ids):
+        if ids[t] == start and ids[t + 1: t + 1 + len(header)] == header:
+            t += 1 + len(header)
+            while ids[t] != end:
+                out.append(t)
+                t += 1
+            out += [t, t + 1]  # <|im_end|> and the newline after it
+        t += 1
+    return out
+
+
+@pytest.mark.parametrize("name", ["pixmo-points", "pixmo-cap", "molmo2-multiimageqa"])
+def test_catalog_dataset_as_nanovlm_items(nano, sample_root: Path, name: str) -> None:
+    from PIL import Image
+
     from molmo2_data import get_dataset
     from molmo2_data.text.formatter import FormatterConfig, format_conversation
 
     mods, tok, proc = nano
-    source = get_dataset("pixmo-points", root=sample_root)
+    source = get_dataset(name, root=sample_root)
     ds = NanoVLMDataset(source, tok, proc, MP_TOKENS)
-    for idx in range(3):
+    for idx in range(2):
         item = ds[idx]
         rng = np.random.RandomState(idx)  # NanoVLMDataset's rng for index idx with seed 0
         ex = source.get(idx, rng)
-        cfg = FormatterConfig(system_prompt="none")
         turns = []
         for ann in ex.annotations:
-            msgs = format_conversation(ann, cfg, rng).messages
+            msgs = format_conversation(ann, FormatterConfig(system_prompt="none"), rng).messages
             turns += list(zip(msgs[0::2], msgs[1::2], strict=True))
-        images = [im.load() for im in ex.images]
-        from PIL import Image
-
-        ref = nanovlm_reference(mods, tok, proc, [Image.fromarray(a) for a in images], turns)
-        assert_same_item(item, ref)
-        assert "<points" in learned_text(tok, item) or "There are none" in learned_text(tok, item)
+        images = [Image.fromarray(im.load()) for im in ex.images]
+        assert_same_item(item, nanovlm_reference(mods, tok, proc, images, turns))
+        # the learned text is exactly our formatter's answers, each ending its turn
+        assert learned_text(tok, item) == "".join(a + "<|im_end|>\n" for _, a in turns)
+        # labels are -100 exactly over the prompt: label t learns token t + 1 of an assistant turn
+        learned = (item["labels"] != -100).nonzero().flatten().tolist()
+        assert [t + 1 for t in learned] == assistant_positions(tok, item["input_ids"])
+        ids = item["input_ids"]
+        assert int((ids == tok.convert_tokens_to_ids(tok.image_token)).sum()) == image_token_count(tok, proc, images)
+        markers = tok.decode(ids.tolist()).count("<image: ")
+        assert markers == (len(images) if len(images) > 1 else 0)
+        for got, im in zip(item["images"], images, strict=True):  # nanoVLM's processor: global view + splits
+            n_h, n_w = proc(im)[1]
+            assert tuple(got.shape) == (1 + n_h * n_w, 3, 256, 256)
+    assert len(ds[0]["images"]) == {"pixmo-points": 1, "pixmo-cap": 1, "molmo2-multiimageqa": 2}[name]
     batch = mods.collators.VQACollator(tok, max_length=2048)([ds[i] for i in range(3)])
-    assert batch["input_ids"].shape == (3, 2048)
+    assert batch["input_ids"].shape == (3, 2048) and len(batch["images"]) == 3
 
 
 def test_video_examples_are_counted_not_passed(nano, sample_root: Path) -> None:
