@@ -303,3 +303,30 @@ def test_seed_002_use_in_training(data_env: Path, tmp_path: Path) -> None:
         members = {m["dataset"] for _ in range(6) for row in next(iter(dl))["metadata"] for m in row}
         assert set(dl.report["rates"]) == {"test_my_dataset", "pixmo_cap"}
     assert members == {"test_my_dataset", "pixmo-cap"}
+
+
+def test_seed_002_hf_dataset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Seed 002's "Loading from HF Hub" class as written, its PATH adapted to a local parquet folder (no Hub
+    here): our HfDataset base loads it with Hugging Face ``datasets`` and the seed's ``get`` reads it."""
+    import datasets
+    from PIL import Image
+
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "cache")
+    img = tmp_path / "a.png"
+    Image.new("RGB", (20, 10), (10, 10, 200)).save(img)
+    table = datasets.Dataset.from_dict({"image": [str(img)], "question": ["Colour?"], "answer": ["blue"], "id": ["x1"]},
+                                       features=datasets.Features({"image": datasets.Image(),
+                                                                   "question": datasets.Value("string"),
+                                                                   "answer": datasets.Value("string"),
+                                                                   "id": datasets.Value("string")}))
+    (tmp_path / "hf").mkdir()
+    table.to_parquet(str(tmp_path / "hf" / "train-00000-of-00001.parquet"))
+    ns = {"__name__": "seed_snippet"}
+    run("from typing import Any, Dict\n", ns)
+    run(block("002", "class MyHfDataset(HfDataset)").replace('"organization/dataset-name"', repr(str(tmp_path / "hf"))),
+        ns)
+    ds = ns["MyHfDataset"](split="train")
+    ex = ds.example(0)
+    assert len(ds) == 1 and ex["messages"][1]["content"] == "blue" and ex["metadata"]["source_ids"] == {"id": "x1"}
+    assert ex["image"].shape == (10, 20, 3) and ex["image"][0, 0].tolist() == [10, 10, 200]
