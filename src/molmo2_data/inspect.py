@@ -20,6 +20,7 @@ from molmo2_data.datasets.base import TableDataset
 from molmo2_data.datasets.custom import broken_configs, load_custom_folder
 from molmo2_data.errors import DatasetNotAvailableError, MediaError, Molmo2DataError
 from molmo2_data.example import (
+    VQA,
     Caption,
     Count,
     Example,
@@ -252,6 +253,8 @@ def statistics(name: str, split: str | None = None, root: str | os.PathLike | No
                 values["count"].append(a.count)
             elif isinstance(a, MultipleChoice):
                 values["options per question"].append(len(a.options))
+            elif isinstance(a, VQA):
+                values["answers per question"].append(1 if isinstance(a.answers, str) else len(a.answers))
     if durations:
         values["video duration (s)"] = [d for d in durations.values() if d == d]
     summary = {k: {"mean": float(np.mean(v)), "min": float(np.min(v)), "max": float(np.max(v)), "n": len(v)}

@@ -18,6 +18,7 @@ from PIL import Image, ImageDraw
 
 from molmo2_data.errors import Molmo2DataError
 from molmo2_data.example import (
+    VQA,
     Annotation,
     Caption,
     ClockTime,
@@ -302,6 +303,9 @@ def annotation_note(ann: Annotation) -> str:
         return f"{ann.style}: {len(ann.text.split())} words"
     if isinstance(ann, Messages):
         return f"{ann.style}: {len(ann.messages)} messages"
+    if isinstance(ann, VQA):
+        answers = [ann.answers] if isinstance(ann.answers, str) else ann.answers
+        return f"{ann.style}: {len(answers)} answers, e.g. {answers[0]!r}" if answers else f"{ann.style}: no answers"
     return ann.kind
 
 
