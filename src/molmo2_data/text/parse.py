@@ -1,7 +1,8 @@
 """Model output text -> structured points, counts, tracks, clock times and choices.
 
 Inverse of :mod:`molmo2_data.text.point_format` and the formatter, for every format (html-v2, html-v1,
-Molmo v1). Tolerant of malformed output: unclosed tags, missing fields, junk triples and truncated
+Molmo v1, the tab-separated tag); a tag's alternative text (``alt="…"``, or the tab form's second
+field) is kept in ``ParsedPoints.alt_text``. Tolerant of malformed output: unclosed tags, missing fields, junk triples and truncated
 generations yield what can be read; nothing here raises on model text.
 """
 
@@ -15,10 +16,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 # html-v1/v2 tags, optionally with the official alternative text before the coordinates
-_HTML_TAG = re.compile(r'<(points|tracks)\s+(?:alt\s*=\s*"[^"<>]*"\s+)?coords\s*=\s*"([^"<>]*)("?)\s*>?([^<]*)'
+_HTML_TAG = re.compile(r'<(points|tracks)\s+(?:alt\s*=\s*"([^"<>]*)"\s+)?coords\s*=\s*"([^"<>]*)("?)\s*>?([^<]*)'
                        r'(?:</\s*(?:points|tracks)\s*>)?')
+# the official tab-separated form: <points {label}\t{alt or '-'}\t{coords}/>
+_TAB_TAG = re.compile(r'<(?:points|tracks)[ \t]([^\t<>]*)\t([^\t<>]*)\t([0-9.;:, \t]*?)\s*/?>')
 _V1_ONE = re.compile(r'<point\s+([^>]*?)>([^<]*)(?:</point>)?')
-_V1_MANY = re.compile(r'<points\s+(?!coords)(?!alt\s*=\s*"[^"<>]*"\s+coords)([^>]*?)>([^<]*)(?:</points>)?')
+_V1_MANY = re.compile(r'<points(?![ \t][^\t<>]*\t[^\t<>]*\t)\s+(?!coords)(?!alt\s*=\s*"[^"<>]*"\s+coords)([^>]*?)>([^<]*)(?:</points>)?')
 _V1_XY = re.compile(r'\b([xy])(\d*)\s*=\s*"\s*(-?[\d.]+)\s*"')
 _ALT = re.compile(r'\balt\s*=\s*"([^"]*)"')
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
@@ -37,6 +40,7 @@ class ParsedPoints:
     ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     xy: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), dtype=np.float64))
     units: float = 1000.0  # xy / units * scale = coordinates in ``scale`` units
+    alt_text: str | None = None  # the tag's alternative text (None when absent or '-')
 
     def points(self, scale: Sequence[float] = (1.0, 1.0)) -> np.ndarray:
         """(N, 2) float points in the units of ``scale`` (e.g. (width, height) for pixels)."""
@@ -106,17 +110,23 @@ def _parse_v1(attrs: str, label: str) -> ParsedPoints:
     lab = label.strip() or (alt.group(1) if alt else "")
     n = len(xy)
     return ParsedPoints("v1", lab, [1.0], np.zeros(n, dtype=np.int64), np.arange(1, n + 1, dtype=np.int64), xy,
-                        units=100.0)
+                        units=100.0, alt_text=alt.group(1) if alt else None)
 
 
 def parse_point_tags(text: str) -> list[ParsedPoints]:
     """Every points/tracks tag in ``text`` (html-v1/v2 and Molmo v1), in order of appearance."""
     found: list[tuple[int, ParsedPoints]] = []
     for m in _HTML_TAG.finditer(text):
-        coords = m.group(2)
-        if not m.group(3):  # truncated inside the coordinates: the last number may be cut
+        coords = m.group(3)
+        if not m.group(4):  # truncated inside the coordinates: the last number may be cut
             coords = coords.rsplit(" ", 1)[0] if " " in coords else ""
-        found.append((m.start(), _parse_coords(coords, m.group(1), m.group(4))))
+        parsed = _parse_coords(coords, m.group(1), m.group(5))
+        parsed.alt_text = m.group(2)
+        found.append((m.start(), parsed))
+    for m in _TAB_TAG.finditer(text):
+        parsed = _parse_coords(m.group(3), "points", m.group(1))
+        parsed.alt_text = None if m.group(2) in ("", "-") else m.group(2)
+        found.append((m.start(), parsed))
     for m in _V1_ONE.finditer(text):
         found.append((m.start(), _parse_v1(m.group(1), m.group(2))))
     for m in _V1_MANY.finditer(text):

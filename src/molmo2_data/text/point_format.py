@@ -88,12 +88,28 @@ def time_string(t: float) -> str:
 
 
 def html_tag(coords: str, label: str, tag: str = "points", alt_text: str | None = None) -> str:
-    """``<points coords="…">label</points>``; with alternative text (the official ``alt_text``)
-    ``<points alt="…" coords="…">label</points>``; an empty ``coords`` gives ``''`` (nothing to show)."""
+    """html-v1/v2 (the same in both): ``<points coords="…">label</points>``; with alternative text
+    ``<points alt="…" coords="…">label</points>`` (``alt`` first, printed whenever it is not None, even
+    when it equals the label; nothing is escaped). An empty ``coords`` gives ``''`` (nothing to show)."""
     if not coords:
         return ""
     alt = "" if alt_text is None else f' alt="{alt_text}"'
     return f'<{tag}{alt} coords="{coords}">{label}</{tag}>'
+
+
+def tab_sep_tag(coords: str, label: str, alt_text: str | None = None, replace_tabs: bool = False) -> str:
+    """The tab-separated tag of the official ``tab_sep`` string format (points and tracks alike):
+    ``<points {label}\t{alt}\t{coords}/>``, ``alt`` = ``-`` when it is None or equals the label.
+    ``replace_tabs``: the legacy compact formats first turn tabs inside the label and alt into spaces
+    (the label before the comparison). An empty ``coords`` gives ``''``."""
+    if not coords:
+        return ""
+    if replace_tabs:
+        label = label.replace("\t", " ")
+    alt = "-" if alt_text is None or alt_text == label else alt_text
+    if replace_tabs:
+        alt = alt.replace("\t", " ")
+    return f"<points {label}\t{alt}\t{coords}/>"
 
 
 def image_coords(points: np.ndarray, scale: Sequence[float], clamp: Clamp = "both") -> str:
@@ -142,16 +158,19 @@ def multi_image_coords(points: np.ndarray, image_index: np.ndarray, scales: Sequ
     return grouped_coords(keys, groups, frame_separator(fmt))
 
 
-def molmo_v1_points(points: np.ndarray, scale: Sequence[float], label: str) -> str:
-    """Molmo v1 ``points_to_text``: percent coordinates rounded to 1 decimal, sorted by (x, y),
-    ``alt`` = label."""
+def molmo_v1_points(points: np.ndarray, scale: Sequence[float], label: str, alt_text: str | None = None
+                    ) -> str:
+    """Molmo v1 ``points_to_text``: percent coordinates rounded to 1 decimal, sorted by (x, y).
+    ``alt`` is ``alt_text`` when given (Molmo v1 passes the annotation's alt text for inline points),
+    else the label (Molmo v1 passes the label twice for pointing)."""
+    alt = label if alt_text is None else alt_text
     pts = np.asarray(points, dtype=np.float64).reshape(-1, 2) * (100.0 / np.asarray(scale, dtype=np.float64))
     rounded = sorted((round(float(x), 1), round(float(y), 1)) for x, y in pts)
     if len(rounded) == 1:
         x, y = rounded[0]
-        return f'<point x="{x}" y="{y}" alt="{label}">{label}</point>'
+        return f'<point x="{x}" y="{y}" alt="{alt}">{label}</point>'
     attrs = " ".join(f'x{i}="{x}" y{i}="{y}"' for i, (x, y) in enumerate(rounded, start=1))
-    return f'<points {attrs} alt="{label}">{label}</points>'
+    return f'<points {attrs} alt="{alt}">{label}</points>'
 
 
 def point_answer(tag: str | None, count: int, mode: str | None) -> str:
@@ -184,7 +203,8 @@ def track_coords(timestamps: np.ndarray, points: np.ndarray, frame_index: np.nda
     sel = np.flatnonzero(keep)
     if not len(sel):
         return ""
-    ts = np.asarray(timestamps, dtype=np.float64)
+    raw = timestamps.tolist() if isinstance(timestamps, np.ndarray) else list(timestamps)  # printed as stored
+    ts = np.asarray(raw, dtype=np.float64)
     rank = np.empty(len(ts), dtype=np.int64)
     rank[np.argsort(ts, kind="stable")] = np.arange(len(ts))
     xy = scale_points(np.asarray(points)[sel], scale, clamp)
@@ -201,7 +221,7 @@ def track_coords(timestamps: np.ndarray, points: np.ndarray, frame_index: np.nda
     starts = [0, *bounds.tolist()]
     ends = [*bounds.tolist(), len(fr)]
     frames = np.argsort(ts, kind="stable")
-    parts = [f"{time_string(ts[frames[fr[s]]])} " + " ".join(rows[s:e]) for s, e in zip(starts, ends, strict=True)]
+    parts = [f"{time_string(raw[frames[fr[s]]])} " + " ".join(rows[s:e]) for s, e in zip(starts, ends, strict=True)]
     return frame_separator(fmt).join(parts)
 
 
