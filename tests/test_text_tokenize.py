@@ -214,15 +214,22 @@ def test_image_markers_are_replaced(tok):
 
 
 def test_weights_overrides(tok):
+    # official: a dataset's MessageWeight overwrites the example's own weight (item["weight"] = weighting)
     ex = Example([Messages([Message("user", "Hi"), Message("assistant", "Hello there")])], meta("special"),
                  weight=0.5)
     cfg = TokenizeConfig(dataset_weights={"special": LossWeight(0.1, root_length=False, root_subsegments=False)})
     out = tokenize_example(ex, tok, cfg)
-    np.testing.assert_allclose(out.loss_weights[out.loss_mask], 0.05)
+    assert (out.loss_weights[out.loss_mask] == np.float32(0.1)).all()
+    # the official SFT caption weight is flat: MessageWeight(weight=0.1, root_length=False, root_subsegments=False)
     ex2 = Example(ex.annotations, meta("vixmo3_top_level_captions_min_3"))
     out2 = tokenize_example(ex2, tok)
-    n = int(out2.loss_mask.sum())
-    np.testing.assert_allclose(out2.loss_weights[out2.loss_mask], 0.1 * 2 / math.sqrt(n), rtol=1e-6)
+    assert (out2.loss_weights[out2.loss_mask] == np.float32(0.1)).all()
+    # without an override the example's float weight replaces the default weight: 2/sqrt(n) x 0.5 in float32
+    out3 = tokenize_example(Example(ex.annotations, meta("plain"), weight=0.5), tok)
+    n = int(out3.loss_mask.sum())
+    assert n == 3  # 'Hello there' (2 tokens) + EOS
+    want = np.float32(np.float32(2) / np.sqrt(np.float32(3))) * np.float32(0.5)
+    assert (out3.loss_weights[out3.loss_mask] == want).all() and f"{want:.9f}" == "0.577350259"
 
 
 def test_tracking_and_counting_examples(tok):

@@ -14,6 +14,7 @@ becomes EOS so every annotation learns to stop.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -49,8 +50,12 @@ class LossWeight:
         """The weight, computed as the official tokenizer does, step by step in float32: ``2 / sqrt(n)``
         (n summed in float32, sqrt in float32), times the weight, then divided by ``sqrt(K)`` rounded to
         float32 (numpy casts the Python scalars to the array's float32). Rounding once from float64
-        differs by one float32 step for about 30 % of token counts. ``scale``: the example's own weight
-        (the official per-example override), applied where the official weight is."""
+        differs by one float32 step for about 30 % of token counts (n = 61: 0.2560737431, not
+        0.2560737729). The order is the official one for both paths: a single conversation
+        (``tokenize_message``: root length, then weight) and a message tree, where each annotation's
+        mask is divided by ``sqrt(K)`` afterwards (``tokenize_message_list``). ``scale``: an extra factor
+        folded into the weight before it is rounded to float32 (``tokenize_example`` sets an example's
+        own weight as ``weight`` instead, see ``_weights_for``)."""
         w = np.float32(1.0)
         if self.root_length and n_loss_tokens > 0:
             w = w * (np.float32(2.0) / np.sqrt(np.float32(n_loss_tokens)))
@@ -62,12 +67,14 @@ class LossWeight:
 
 
 FLAT_POINTING_WEIGHT = LossWeight(0.2, root_length=False, root_subsegments=False)
+FLAT_CAPTION_WEIGHT = LossWeight(0.1, root_length=False, root_subsegments=False)
 # SFT overrides (launch_scripts/sft.py): tracking, video-pointing and image-pointing sets get a flat 0.2.
 # The official table is keyed by dataset; here the same sets are recognised by annotation kind.
 SFT_KIND_WEIGHTS: Mapping[str, LossWeight] = {
     "pointing": FLAT_POINTING_WEIGHT, "video_pointing": FLAT_POINTING_WEIGHT, "track": FLAT_POINTING_WEIGHT,
 }
-SFT_DATASET_WEIGHTS: Mapping[str, LossWeight] = {"vixmo3_top_level_captions_min_3": LossWeight(0.1)}
+# the official caption weight is flat too (no 2/sqrt(n), no 1/sqrt(K))
+SFT_DATASET_WEIGHTS: Mapping[str, LossWeight] = {"vixmo3_top_level_captions_min_3": FLAT_CAPTION_WEIGHT}
 
 
 @dataclass(frozen=True)
@@ -147,11 +154,17 @@ def _vision_ids(tok: Molmo2Tokenizer, arrays: list[np.ndarray], labels: bool) ->
 
 
 def _weights_for(example: Example, cfg: TokenizeConfig) -> list[LossWeight]:
-    """Per annotation: the dataset's override, else its kind's override, else the default."""
+    """Per annotation: the dataset's override, else its kind's override, else the default with the
+    example's own weight (``Example.weight``) as its ``weight``. As in the official loader, an override
+    replaces the example's weight (the official dataset wrapper overwrites ``item["weight"]``) and the
+    example's float weight replaces the default's (``MessageWeight.with_overrides``)."""
     lw = cfg.dataset_weights.get(example.metadata.dataset)
     if lw is not None:
         return [lw] * len(example.annotations)
-    return [cfg.kind_weights.get(a.kind, cfg.loss_weight) for a in example.annotations]
+    default = cfg.loss_weight
+    if example.weight is not None:
+        default = dataclasses.replace(default, weight=float(example.weight))
+    return [cfg.kind_weights.get(a.kind, default) for a in example.annotations]
 
 
 def _encode_turns(tok: Molmo2Tokenizer, conversations: list[list[Turn]], extra: str
@@ -215,17 +228,16 @@ def tokenize_example(example: Example, tokenizer: Molmo2Tokenizer, config: Token
                                           subtitles)
     arrays = _vision_arrays(vision)
     weights = _weights_for(example, cfg)
-    scale = 1.0 if example.weight is None else float(example.weight)
     sp = tokenizer.special
     if len(order) == 1 or chat:
-        out = _single(conversations[0], encoded[0], arrays, subtitle_ids, tokenizer, cfg, weights[order[0]], scale)
+        out = _single(conversations[0], encoded[0], arrays, subtitle_ids, tokenizer, cfg, weights[order[0]])
         out.annotation_order = tuple(order)
         return out
     prefix = np.concatenate([[sp.bos], _vision_ids(tokenizer, arrays, cfg.image_labels), subtitle_ids]
                             ).astype(np.int64)
     n_vision = int(sum(len(a) for a in arrays))
     return _multi([conversations[i] for i in order], encoded, order, prefix, n_vision, sp.eos, cfg,
-                  [weights[i] for i in order], scale,
+                  [weights[i] for i in order],
                   (sp.image_prompt, sp.video_prompt))
 
 
@@ -262,13 +274,13 @@ def tokenize_prompt(example: Example, tokenizer: Molmo2Tokenizer, config: Tokeni
     if subtitle_text is None and video is not None and video.subtitles:
         subtitles = format_subtitles(video.subtitles, frame_times, cfg.formatter.subtitle_window, ctx.clip_start)
     encoded, subtitle_ids = _encode_turns(tokenizer, [prompt], subtitles)
-    out = _single(prompt, encoded[0], _vision_arrays(vision), subtitle_ids, tokenizer, cfg, LossWeight(), 1.0)
+    out = _single(prompt, encoded[0], _vision_arrays(vision), subtitle_ids, tokenizer, cfg, LossWeight())
     return InferencePrompt(ids=out.ids, answer=conv.messages[-1], n_vision_tokens=out.n_vision_tokens,
                            annotation=annotation)
 
 
 def _single(turns: list[Turn], encoded: list[list[int]], arrays: list[np.ndarray], subtitle_ids: list[int],
-            tok: Molmo2Tokenizer, cfg: TokenizeConfig, weight: LossWeight, scale: float) -> TokenizedExample:
+            tok: Molmo2Tokenizer, cfg: TokenizeConfig, weight: LossWeight) -> TokenizedExample:
     sp = tok.special
     text_ids, text_loss = _conversation_tokens(turns, encoded, sp.eos, eos_after_last=True)
     has_markers = sp.image_prompt in text_ids or sp.video_prompt in text_ids
@@ -285,7 +297,7 @@ def _single(turns: list[Turn], encoded: list[list[int]], arrays: list[np.ndarray
     ids = np.concatenate([head, ids])
     n_loss = int(loss.sum())
     weights = np.zeros(len(ids), dtype=np.float32)
-    weights[len(head):][loss] = weight.value(n_loss, 1, scale)
+    weights[len(head):][loss] = weight.value(n_loss, 1)
     n = len(ids) - 1
     # per-position arrays are views of ``ids`` / ``weights`` (no copies on the hot path)
     return TokenizedExample(ids=ids, input_ids=ids[:-1], target_ids=ids[1:],
@@ -316,7 +328,7 @@ def _splice(ids: np.ndarray, loss: np.ndarray, markers: np.ndarray, arrays: list
 
 
 def _multi(convs: list[list[Turn]], encoded: list[list[list[int]]], order: list[int], prefix: np.ndarray,
-           n_vision: int, eos: int, cfg: TokenizeConfig, weights: list[LossWeight], scale: float,
+           n_vision: int, eos: int, cfg: TokenizeConfig, weights: list[LossWeight],
            marker_ids: tuple[int, int]) -> TokenizedExample:
     P = len(prefix)
     texts: list[list[int]] = []
@@ -336,7 +348,7 @@ def _multi(convs: list[list[Turn]], encoded: list[list[list[int]]], order: list[
     lengths = [len(t) for t in texts]
     ids = np.concatenate([prefix, np.fromiter((i for t in texts for i in t), dtype=np.int64, count=used), [eos]])
     loss = np.fromiter((b for lk in losses for b in lk), dtype=bool, count=used)
-    ann_w = np.asarray([weights[k].value(sum(lk), K, scale) for k, lk in enumerate(losses)], dtype=np.float32)
+    ann_w = np.asarray([weights[k].value(sum(lk), K) for k, lk in enumerate(losses)], dtype=np.float32)
     seg = np.repeat(np.arange(K), lengths)
     ends = P + np.cumsum(lengths)
     starts = ends - np.asarray(lengths)
