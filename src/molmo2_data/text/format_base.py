@@ -71,12 +71,15 @@ class FormatterConfig:
     @classmethod
     def from_official(cls, path: str | os.PathLike, **kw: object) -> FormatterConfig:
         """The SFT settings with the official prompt template lists, read from a checkout of allenai/molmo2
-        (``path``: the checkout or its ``olmo/preprocessing/data_formatter.py``; parsed, not imported).
-        Official lists replace ours key by key; ours remain for keys the official file lacks."""
+        (``path``: the checkout or its ``olmo/preprocessing/data_formatter.py``, next to which
+        ``multiple_choice_templates.py`` must be; parsed, not imported). Official lists replace ours key
+        by key; ours remain for keys the official files lack."""
+        from molmo2_data.text.official_mc_templates import parse_official_mc_templates
         from molmo2_data.text.official_templates import parse_official_templates
 
         templates = {k: list(v) for k, v in DEFAULT_TEMPLATES.items()}
         templates.update(parse_official_templates(path))
+        templates.update(parse_official_mc_templates(path))
         base: dict[str, object] = dict(templates=templates)
         base.update(kw)
         return cls(**base)  # type: ignore[arg-type]
@@ -138,6 +141,15 @@ def choose_template(cfg: FormatterConfig, key: str, rng: np.random.RandomState) 
     return options[rng.randint(0, len(options))]
 
 
+def side_rng(rng: np.random.RandomState) -> np.random.RandomState:
+    """A generator seeded from ``rng``'s state without advancing it. Where the official code draws from
+    an unseeded source (Python's ``random``: the single-point tracking start point, multi-image
+    pointing questions), we draw from this instead, so the example's own draws stay the official ones
+    and our output stays reproducible."""
+    _, key, pos, _, _ = rng.get_state()
+    return np.random.RandomState((int(key[pos % len(key)]) ^ (int(pos) * 2654435761)) & 0xFFFFFFFF)
+
+
 def style_prefix(style: str | None, cfg: FormatterConfig, rng: np.random.RandomState, answer: str = "") -> str:
     """The official ``get_system_prompt``; '' means no prefix."""
     mode = cfg.system_prompt
@@ -145,7 +157,7 @@ def style_prefix(style: str | None, cfg: FormatterConfig, rng: np.random.RandomS
         return ""
     if style is None:
         raise ConfigError(f"system_prompt={mode!r} needs a style (official code crashes, §7.11)")
-    style = canonical_style(style, cfg.separate_count_without_pointing)
+    style = canonical_style(style, cfg.separate_count_without_pointing, cfg.training)
     if mode == "style":
         return style + ":"
     if mode == "demo_or_style_v2":

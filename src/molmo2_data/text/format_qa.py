@@ -1,39 +1,19 @@
-"""Question-answer annotations -> conversations: multiple choice, captions, clocks, literal messages and
+"""Question-answer annotations -> conversations: captions, clocks, literal messages and
 VQA (with the official choice of the training answer among annotator answers)."""
 
 from __future__ import annotations
 
-import string
 from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
 
 from molmo2_data.errors import ConfigError
-from molmo2_data.example import VQA, Caption, ClockTime, Messages, MultipleChoice
-from molmo2_data.text.format_base import MC_INSTRUCTION, Conversation, FormatterConfig, choose_template, fill
+from molmo2_data.example import VQA, Caption, ClockTime, Messages
+from molmo2_data.text.format_base import Conversation, FormatterConfig, choose_template, fill
 
 # styles whose question the official formatter puts in a ``video_short_answer`` template (one rng draw)
 VIDEO_SHORT_ANSWER_STYLES = ("video_short_answer", "video_short_answer_count_without_pointing")
-
-
-def format_multiple_choice(ann: MultipleChoice, cfg: FormatterConfig, rng: np.random.RandomState
-                           ) -> Conversation:
-    """Official ``template_options``: the fixed lettered form at eval and 10 % of training; otherwise
-    a ``multiple_choice`` template (our default list holds only the fixed form, see templates.py)."""
-    if not 0 <= ann.answer_index < len(ann.options):
-        raise ConfigError(f"answer_index {ann.answer_index} out of range for {len(ann.options)} options")
-    letters = string.ascii_uppercase
-    if len(ann.options) > len(letters):
-        raise ConfigError("more than 26 options")
-    option_text = "\n".join(f"{p}. {o}" for p, o in zip(letters, ann.options, strict=False))
-    outputs = [f"{p}. {o}" for p, o in zip(letters, ann.options, strict=False)]
-    if not cfg.training or rng.random() < 0.1 or not cfg.templates.get("multiple_choice"):
-        question = ann.question + MC_INSTRUCTION + option_text
-    else:
-        template = choose_template(cfg, "multiple_choice", rng)
-        question = fill(template, question=ann.question, options=option_text)
-    return Conversation([question, outputs[ann.answer_index]], ann.style)
 
 
 def format_caption(ann: Caption, cfg: FormatterConfig, rng: np.random.RandomState) -> Conversation:
@@ -80,9 +60,14 @@ def select_vqa_answer(answers: str | Sequence[str], rng: np.random.RandomState) 
 
 def format_vqa(ann: VQA, cfg: FormatterConfig, rng: np.random.RandomState) -> Conversation:
     """The official order of draws: a short-answer video question goes into a ``video_short_answer``
-    template (one draw; other VQA styles keep the question as it is, their style prefix says what is
-    wanted), then the training answer is chosen (``select_vqa_answer``: one draw for an answer list)."""
+    template and a ``*_exp`` question into a ``chain_of_thought`` template (one draw each; other VQA
+    styles keep the question as it is, their style prefix says what is wanted), then the training
+    answer is chosen (``select_vqa_answer``: one draw for an answer list)."""
     question = ann.question
-    if ann.style in VIDEO_SHORT_ANSWER_STYLES and cfg.prompt_templates != "none":
-        question = fill(choose_template(cfg, "video_short_answer", rng), question=question)
+    if cfg.prompt_templates != "none":
+        if ann.style in VIDEO_SHORT_ANSWER_STYLES:
+            key = ann.style if cfg.templates.get(ann.style) else "video_short_answer"
+            question = fill(choose_template(cfg, key, rng), question=question)
+        elif "_exp" in ann.style:
+            question = fill(choose_template(cfg, "chain_of_thought", rng), question=question)
     return Conversation([question, select_vqa_answer(ann.answers, rng)], ann.style)

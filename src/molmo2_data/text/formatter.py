@@ -40,14 +40,15 @@ from molmo2_data.text.format_base import (  # noqa: F401  re-exported: the forma
     choose_template,
     fill,
     render_turns,
+    side_rng,
     style_prefix,
     with_prefix,
 )
+from molmo2_data.text.format_mc import format_multiple_choice, template_mc  # noqa: F401  re-exported
 from molmo2_data.text.format_qa import (  # noqa: F401  re-exported
     format_caption,
     format_clock,
     format_messages,
-    format_multiple_choice,
     format_vqa,
     select_vqa_answer,
 )
@@ -87,12 +88,33 @@ def _label_question(cfg: FormatterConfig, key: str, label: str, question: str | 
     return fill(choose_template(cfg, key, rng), label=label)
 
 
+def _multi_image_question(ann: Pointing, cfg: FormatterConfig, rng: np.random.RandomState, mode: str | None
+                          ) -> str:
+    """The official multi-image question comes from an unseeded generator, so it spends none of the
+    example's draws: ours comes from :func:`side_rng`. We ask about all images (our answer covers them
+    all); for plain pointing, half the time in a single-image ``pointing`` template, as the official
+    does for all images. The label keeps its case (the official human-readable label)."""
+    if ann.question is not None:
+        return ann.question
+    if cfg.prompt_templates == "none":
+        return ann.label
+    side = side_rng(rng)
+    key = _pointing_template_key(mode, True)
+    if key == "multi_image_pointing" and side.random() < 0.5:
+        return fill(choose_template(cfg, "pointing", side), label=ann.label)
+    return fill(choose_template(cfg, key, side), selected_label=ann.label, selected_images="all images",
+                label=ann.label)
+
+
 def format_pointing(ann: Pointing, cfg: FormatterConfig, rng: np.random.RandomState) -> Conversation:
     multi = ann.image_index is not None
     mode = _point_mode(ann.mode, ann.style)
-    question = _label_question(cfg, _pointing_template_key(mode, multi), ann.label, ann.question, rng)
+    if multi:
+        question = _multi_image_question(ann, cfg, rng, mode)
+    else:
+        question = _label_question(cfg, _pointing_template_key(mode, False), ann.label, ann.question, rng)
     count = len(ann.points) if ann.count is None else int(ann.count)
-    label = ann.label.lower()
+    label = ann.label if multi else ann.label.lower()
     tag = None
     if len(ann.points):
         if cfg.point_format == "molmo-v1":
@@ -111,8 +133,9 @@ def format_pointing(ann: Pointing, cfg: FormatterConfig, rng: np.random.RandomSt
 
 
 def format_count(ann: Count, cfg: FormatterConfig, rng: np.random.RandomState) -> Conversation:
-    key = "video_count" if ann.style.startswith("video_") else "only_count"
-    question = _label_question(cfg, key, ann.label, ann.question, rng)
+    video = ann.style.startswith("video_")  # video labels keep their case, as the official video path
+    question = _label_question(cfg, "video_count" if video else "only_count", ann.label, ann.question, rng,
+                               lower=not video)
     return Conversation([question, pf.point_answer(None, int(ann.count), "count")], ann.style)
 
 
@@ -167,7 +190,8 @@ def _track_keep(ann: Track, cfg: FormatterConfig, ctx: FormatContext, fps: float
 
 def _initial_point(ann: Track, keep: np.ndarray, cfg: FormatterConfig, rng: np.random.RandomState) -> int | None:
     """Index of the start point of single-point tracking: the first visible point in time, or (training,
-    20 %) a random visible point; of any object (quirk §7.6) or of the first object."""
+    20 %) a random visible point; of any object (quirk §7.6) or of the first object. ``rng`` is a
+    :func:`side_rng`: the official draws these from Python's ``random``, not the example's rng."""
     cand = np.flatnonzero(keep)
     if not len(cand):
         return None
@@ -191,7 +215,10 @@ def format_track(ann: Track, cfg: FormatterConfig, rng: np.random.RandomState, c
     keep = frames & ~ann.occluded
     style = ann.style
     if "single_point" in style:
-        start = _initial_point(ann, keep, cfg, rng)
+        side = side_rng(rng)
+        start = _initial_point(ann, keep, cfg, side)
+        if start is None:  # none visible on the loaded frames: the official samples from all annotated frames
+            start = _initial_point(ann, ~ann.occluded, cfg, side)
         if start is None:
             question_label = label
             keep = keep & False
@@ -208,14 +235,15 @@ def format_track(ann: Track, cfg: FormatterConfig, rng: np.random.RandomState, c
     else:
         question_label = label
         key = style if cfg.templates.get(style) else "video_point_track_per_frame"
-        if "per_frame" in style and fps == "2" and rng.random() < cfg.track_fps_free_prob:
+        # the no-fps variant is considered only when there are points (official: not for an empty track)
+        if len(ann.points) and "per_frame" in style and fps == "2" and rng.random() < cfg.track_fps_free_prob:
             key = "video_point_track_per_frame_default_fps"
     if ann.question is not None:
         question = ann.question
     elif cfg.prompt_templates == "none":
         question = label
     else:
-        question = fill(choose_template(cfg, key, rng), label=question_label, input_points=question_label, fps=fps)
+        question = fill(choose_template(cfg, key, rng), label=label, input_points=question_label, fps=fps)
     if not len(ann.points):
         answer = pf.NONE_ANSWER
     elif not frames.any():
@@ -258,7 +286,7 @@ def format_conversation(ann: Annotation, cfg: FormatterConfig, rng: np.random.Ra
                         ctx: FormatContext | None = None) -> Conversation:
     """Template, then style prefix on the first user text (not yet wrapped in the message format)."""
     conv = format_annotation(ann, cfg, rng, ctx)
-    prefix = style_prefix(conv.style, cfg, rng, answer=conv.messages[1])
+    prefix = style_prefix(conv.style, cfg, rng, answer=conv.messages[-1])  # official: the last message
     conv.messages[0] = with_prefix(prefix, conv.messages[0])
     return conv
 

@@ -35,10 +35,12 @@ _IMAGE_LISTS: dict[str, list[str]] = {
     "only_count": ["How many {label} are in the image?"],
     "short_caption": ["Write a short caption for this image."],
     "refexp_pointing": ["Point to {label}"],
-    "multi_image_pointing": ["Point to {label} in the images."],
-    "multi_image_point_then_count": ["How many {label} are there in the images?"],
-    "multi_image_counting": ["How many {label} are in the images?"],
-    "multi_image_count_then_point": ["Count the {label} in the images, then point to them."],
+    # multi-image keywords as the official: {selected_label}, {selected_images} ("all images", "image_1, ...")
+    "multi_image_pointing": ["Mark every {selected_label} you can find in {selected_images}."],
+    "multi_image_point_then_count": ["Point out each {selected_label} in {selected_images} and say how many."],
+    "multi_image_counting": ["What is the number of {selected_label} across {selected_images}?"],
+    "multi_image_count_then_point": ["Give the number of {selected_label} in {selected_images}, then mark them."],
+    "chain_of_thought": ["{question} Think it through step by step, then state the short answer."],
     "clocks": ["What time is being shown?"],
     "short_answer": ["{question} Answer in a few words.", "Reply briefly: {question}"],
 }
@@ -47,7 +49,7 @@ _TRACK_LISTS: dict[str, list[str]] = {
     # official texts quoted by FORMATS.md §2.2 / §2.3
     "video_point_track_per_frame": ["Track {label} in {fps} FPS."],
     "video_point_track_per_frame_default_fps": ["Track {label}."],
-    "video_single_point_track_per_frame": ["Track {label} in {fps} FPS."],
+    "video_single_point_track_per_frame": ["Track {input_points} in {fps} FPS."],  # {input_points}: the start point
     # ours
     "video_point_ground_start_end": ["For each {label}, point to where it first and last appears."],
     "video_long_caption": ["Describe this video."],
@@ -55,10 +57,28 @@ _TRACK_LISTS: dict[str, list[str]] = {
     "video_transcript": ["Transcribe what is said in this video."],
 }
 
+# Multiple choice (official ``multiple_choice_templates.py``): ``str.format`` strings with the fields
+# question / options / instruction / option_type; markers are ``%``-patterns for the option name.
+_MC_LISTS: dict[str, list[str]] = {
+    "mc_option_name_instructions": ["Reply with the {option_type} of the right option only.",
+                                    "Give just the {option_type} of your choice."],
+    "mc_option_instructions": ["Pick the option that answers the question.", "Reply with the right option."],
+    "mc_option_instructions_typed": ["Reply with the option's {option_type} followed by its text."],
+    "mc_option_templates": ["{question}\n{options}\n{instruction}",
+                            "{instruction}\n\nQ: {question}\nChoices:\n{options}"],
+    "mc_option_name_templates": ["{question}\nChoices:\n{options}\nGive the {option_type} of the right choice.",
+                                 "Which {option_type} answers this? {question}\n{options}"],
+    "mc_instruction_templates": ["{question}\nChoices:\n{options}\nPick the right choice.",
+                                 "Choose from the list below.\n{question}\n{options}"],
+    "mc_common_markers": ["%s. ", "(%s) "],
+    "mc_weird_markers": ["%s - ", "%s] "],
+    "mc_bullets": ["\u2022", "-"],
+}
+
 PLACEHOLDER_LISTS: frozenset[str] = frozenset({
     "short_answer", "video_short_answer", "only_count", "short_caption", "refexp_pointing", "multi_image_pointing", "multi_image_point_then_count",
-    "multi_image_counting", "multi_image_count_then_point", "clocks", "video_point_ground_start_end",
-    "video_long_caption", "video_short_caption", "video_transcript", "video_count",
+    "multi_image_counting", "multi_image_count_then_point", "clocks", "video_point_ground_start_end", "chain_of_thought",
+    "video_long_caption", "video_short_caption", "video_transcript", "video_count", *_MC_LISTS,
 })
 
 _VIDEO_WORDS = re.compile(r"\b(image|picture|photo)\b")
@@ -72,6 +92,7 @@ def videoize(template: str) -> str:
 def default_templates() -> dict[str, list[str]]:
     out = {k: list(v) for k, v in _IMAGE_LISTS.items()}
     out.update({k: list(v) for k, v in _TRACK_LISTS.items()})
+    out.update({k: list(v) for k, v in _MC_LISTS.items()})
     for video, image in (("video_point", "pointing"), ("video_point_count", "point_count"),
                          ("video_count", "only_count"), ("video_count_point", "count_then_point"),
                          ("video_short_answer", "short_answer")):
@@ -114,13 +135,16 @@ _EVAL_REMAP: dict[str, str] = {
 }
 
 
-def canonical_style(style: str, separate_count_without_pointing: bool = False) -> str:
-    """Official remapping applied before choosing a prefix: eval styles to their training styles,
-    ``*_count_without_pointing`` to the base style (unless kept separate)."""
+_COUNT_WITHOUT_POINTING = ("video_short_answer_count_without_pointing", "video_multiple_choice_count_without_pointing")
+
+
+def canonical_style(style: str, separate_count_without_pointing: bool = False, training: bool = True) -> str:
+    """Official remapping applied before choosing a prefix: the two ``*_count_without_pointing`` video
+    styles to their base style (at eval always, in training unless kept separate), then eval styles to
+    their training styles."""
+    if style in _COUNT_WITHOUT_POINTING and (not training or not separate_count_without_pointing):
+        style = style[: -len("_count_without_pointing")]
     style = _EVAL_REMAP.get(style, style)
     if style.startswith("eval_multi_image_"):
         style = "multi_image_" + style[len("eval_multi_image_"):]
-    suffix = "_count_without_pointing"
-    if style.endswith(suffix) and not separate_count_without_pointing:
-        style = style[: -len(suffix)]
     return style
