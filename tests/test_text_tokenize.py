@@ -13,6 +13,7 @@ import pytest
 
 from molmo2_data.errors import ConfigError
 from molmo2_data.example import (
+    VQA,
     Caption,
     Count,
     Example,
@@ -298,3 +299,91 @@ def test_chat_layout_is_one_multi_turn_conversation(tok):
     assert len(shuffled) > 1  # the turn order comes from the example rng
     with pytest.raises(ValueError, match="layout"):
         Example(annotations=anns, metadata=meta(), layout="list")  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------------------------
+# Inference prompts (issue 15 §5): the official for_inference path
+# --------------------------------------------------------------------------------------------
+
+ASSISTANT_START = [151644, 77091, 198]  # '<|im_start|>' 'assistant' '\n' in Qwen3
+VQA_ANN = VQA("What is it?", ["A cat.", "A cat.", "A dog."], style="vqa2")
+
+
+def _answer_start(train) -> int:
+    """Index in ``train.ids`` of the first token of the last learned run (the final answer)."""
+    learned = np.concatenate([[False], train.loss_weights > 0])  # aligned with ids (weights are per target)
+    starts = np.flatnonzero(learned[1:] & ~learned[:-1]) + 1
+    return int(starts[-1])
+
+
+def test_inference_prompt_single_turn_with_image(tok):
+    ex = Example([Pointing("Cats", CATS, (640, 480))], meta(), images=(ImageRef(path="x.jpg"),))
+    cfg = TokenizeConfig(formatter=FormatterConfig(templates=ONLY_SHOW, training=False))
+    train = tokenize_example(ex, tok, cfg, np.random.RandomState(2), image_layout(tok))
+    prompt = tokenize_example(ex, tok, cfg, np.random.RandomState(2), image_layout(tok), for_inference=True)
+    p = len(prompt)
+    assert p == _answer_start(train) and prompt.ids.tolist() == train.ids[:p].tolist()
+    assert prompt.ids[-3:].tolist() == ASSISTANT_START and prompt.ids[0] == tok.special.bos
+    assert prompt.ids[1:753].tolist() == image_layout(tok).tolist()  # vision right after BOS, as in training
+    assert prompt.n_vision_tokens == 752 and prompt.annotation == 0
+    assert prompt.answer == '<points coords="1 1 016 979 2 500 500 3 938 042">cats</points>'
+    assert tok.decode(train.ids[p:].tolist()) == prompt.answer + "<|im_end|>"
+    assert not hasattr(prompt, "loss_weights") and prompt.position_ids.tolist() == list(range(p))
+    assert prompt.input_ids is prompt.ids  # the inference input is not shifted
+
+
+def test_inference_prompt_multi_turn_targets_the_last_answer(tok):
+    msgs = Messages([Message("user", "Hi"), Message("assistant", "Hello."), Message("user", "Colour?"),
+                     Message("assistant", "Blue.")])
+    ex = Example([msgs], meta())
+    train = tokenize_example(ex, tok)
+    prompt = tokenize_example(ex, tok, for_inference=True)
+    p = len(prompt)
+    assert p == _answer_start(train) and prompt.ids.tolist() == train.ids[:p].tolist()
+    assert tok.decode(prompt.ids.tolist()) == (
+        "<|im_end|><|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nHello.<|im_end|>"
+        "<|im_end|>\n<|im_start|>user\nColour?<|im_end|>\n<|im_start|>assistant\n")
+    assert prompt.answer == "Blue."
+
+
+def test_inference_prompt_chat_layout_and_message_tree(tok):
+    qa = [("What colour is the sky?", "Blue."), ("And the grass?", "Green."), ("How many suns?", "One.")]
+    anns = [Messages([Message("user", q), Message("assistant", a)]) for q, a in qa]
+    cfg = TokenizeConfig(shuffle_annotations=False)
+    chat = Example(annotations=anns, metadata=meta(), layout="chat")
+    train = tokenize_example(chat, tok, cfg, np.random.RandomState(0))
+    prompt = tokenize_example(chat, tok, cfg, np.random.RandomState(0), for_inference=True)
+    # chat: the whole conversation up to the last user turn; earlier answers are context
+    assert prompt.annotation == 2 and prompt.answer == "One."
+    assert len(prompt) == _answer_start(train) and prompt.ids.tolist() == train.ids[:len(prompt)].tolist()
+    first = tokenize_example(chat, tok, cfg, np.random.RandomState(0), for_inference=True, annotation=0)
+    assert first.answer == "Blue." and tok.decode(first.ids.tolist()).endswith(
+        "What colour is the sky?<|im_end|>\n<|im_start|>assistant\n")
+    # message tree: one annotation alone, as that annotation's own example would be prompted
+    tree = Example(annotations=anns, metadata=meta(), images=(ImageRef(path="x.jpg"),))
+    second = tokenize_example(tree, tok, cfg, np.random.RandomState(0), image_layout(tok, 2, 2),
+                              for_inference=True, annotation=1)
+    alone = tokenize_example(Example([anns[1]], meta(), images=(ImageRef(path="x.jpg"),)), tok, cfg,
+                             np.random.RandomState(0), image_layout(tok, 2, 2))
+    assert second.answer == "Green." and second.ids.tolist() == alone.ids[:len(second)].tolist()
+    assert len(second) == _answer_start(alone) and second.ids[-3:].tolist() == ASSISTANT_START
+    with pytest.raises(ConfigError, match="out of range"):
+        tokenize_example(tree, tok, for_inference=True, annotation=3)
+    with pytest.raises(ConfigError, match="for_inference"):
+        tokenize_example(tree, tok, annotation=1)
+
+
+def test_inference_prompt_splices_markers_and_role_format(tok):
+    ex = Example([Messages([Message("user", "Look: <|image|> What is it?"), Message("assistant", "A cat.")])],
+                 meta(), images=(ImageRef(path="a.jpg"),))
+    layout = image_layout(tok, 2, 2)
+    train = tokenize_example(ex, tok, vision=layout)
+    prompt = tokenize_example(ex, tok, vision=layout, for_inference=True)
+    start = prompt.ids.tolist().index(tok.special.low_res_im_start)
+    assert prompt.ids[start:start + len(layout)].tolist() == layout.tolist()
+    assert tok.special.image_prompt not in prompt.ids.tolist()
+    assert prompt.ids.tolist() == train.ids[:len(prompt)].tolist() and len(prompt) == _answer_start(train)
+    v1 = TokenizeConfig(formatter=FormatterConfig.molmo_v1(training=False))
+    role = tokenize_example(Example([VQA_ANN], meta()), tok, v1, for_inference=True)
+    assert tok.decode(role.ids.tolist()) == "<|im_end|> User: vqa2: What is it? Assistant:"
+    assert role.ids[-2:].tolist() == [21388, 25] and role.answer == "A cat."

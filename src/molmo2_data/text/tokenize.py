@@ -10,6 +10,9 @@ assistant message. An example with ``layout="chat"`` is tokenized the same way, 
 the example rng, BOS + vision shared (subsegment 10000), each annotation restarts its positions, no EOS
 after an annotation's last answer but one final EOS, and after the shift each annotation's last target
 becomes EOS so every annotation learns to stop.
+
+Inference (``tokenize_example(..., for_inference=True)`` / ``tokenize_prompt``): one conversation's prompt,
+ending where the model starts to answer, and its reference answer; see ``InferencePrompt``.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Literal, overload
 
 import numpy as np
 
@@ -195,17 +199,42 @@ def _conversation_tokens(turns: list[Turn], encoded: list[list[int]], eos: int, 
     return ids, loss
 
 
+@overload
 def tokenize_example(example: Example, tokenizer: Molmo2Tokenizer, config: TokenizeConfig | None = None,
                      rng: np.random.RandomState | None = None,
                      vision: np.ndarray | Sequence[np.ndarray] | None = None,
-                     frame_times: np.ndarray | None = None, subtitle_text: str | None = None) -> TokenizedExample:
+                     frame_times: np.ndarray | None = None, subtitle_text: str | None = None, *,
+                     for_inference: Literal[False] = False, annotation: int | None = None) -> TokenizedExample: ...
+
+
+@overload
+def tokenize_example(example: Example, tokenizer: Molmo2Tokenizer, config: TokenizeConfig | None = None,
+                     rng: np.random.RandomState | None = None,
+                     vision: np.ndarray | Sequence[np.ndarray] | None = None,
+                     frame_times: np.ndarray | None = None, subtitle_text: str | None = None, *,
+                     for_inference: Literal[True], annotation: int | None = None) -> InferencePrompt: ...
+
+
+def tokenize_example(example: Example, tokenizer: Molmo2Tokenizer, config: TokenizeConfig | None = None,
+                     rng: np.random.RandomState | None = None,
+                     vision: np.ndarray | Sequence[np.ndarray] | None = None,
+                     frame_times: np.ndarray | None = None, subtitle_text: str | None = None, *,
+                     for_inference: bool = False, annotation: int | None = None
+                     ) -> TokenizedExample | InferencePrompt:
     """Format, shuffle, tokenize and lay out one example.
 
     ``vision``: the vision token layout(s), one int array per image or one for the video (None for
     text-only). ``frame_times``: clip-relative times of the sampled video frames (tracking answers and
     subtitles use them; None = unknown). ``subtitle_text``: a ready subtitle block (e.g. the vision
     stage's ``VideoInputs.subtitle_text``) used instead of formatting ``example.video.subtitles``.
+    ``for_inference``: return the prompt of one conversation and its reference answer instead
+    (:func:`tokenize_prompt`; ``annotation`` picks the conversation; ``config=None`` then means the
+    evaluation formatter).
     """
+    if for_inference:
+        return tokenize_prompt(example, tokenizer, config, rng, vision, frame_times, subtitle_text, annotation)
+    if annotation is not None:
+        raise ConfigError("annotation= selects the inference target; it needs for_inference=True")
     cfg = config or TokenizeConfig()
     rng = rng if rng is not None else np.random.RandomState(0)
     video = example.video
@@ -243,40 +272,76 @@ def tokenize_example(example: Example, tokenizer: Molmo2Tokenizer, config: Token
 
 @dataclass
 class InferencePrompt:
-    """What a model is given at evaluation: the prompt tokens (BOS, vision layout, subtitles, the turns up
-    to and including the header of the answer turn, where the model starts writing) and the reference
-    answer text of that turn, for scoring."""
+    """What a model is given at evaluation (the official ``for_inference`` path): the prompt tokens (BOS,
+    vision layout(s) spliced exactly as in training, subtitles, the turns up to and including the header
+    of the answer turn, where the model starts writing) and the reference text of that answer, for
+    scoring. No targets and no loss weights: nothing is learned from a prompt."""
 
     ids: np.ndarray
-    answer: str
+    answer: str | None  # None when the conversation already ends with a user turn
     n_vision_tokens: int
-    annotation: int
+    annotation: int  # the annotation whose last answer is the target
+
+    @property
+    def input_ids(self) -> np.ndarray:
+        """The model input: every prompt token (the official inference input is not shifted)."""
+        return self.ids
+
+    @property
+    def position_ids(self) -> np.ndarray:
+        return np.arange(len(self.ids), dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def _prompt_conversation(example: Example, cfg: TokenizeConfig, rng: np.random.RandomState, ctx: FormatContext,
+                         annotation: int | None) -> tuple[Conversation, str | None, int]:
+    """The conversation of the prompt, its target answer and the target annotation.
+
+    Single annotation or message tree: annotation ``annotation`` (default 0) alone, as its own
+    conversation (the official code has no inference form for message trees). ``layout="chat"``: the
+    annotations 0..``annotation`` (default: the last) in stored order as one conversation, so earlier
+    answers are context. Either way the last assistant message is left out: the prompt ends with the
+    last user turn, as the official inference prompt does."""
+    n = len(example.annotations)
+    chat = example.layout == "chat" and n > 1
+    a = (n - 1 if chat else 0) if annotation is None else annotation
+    if not 0 <= a < n:
+        raise ConfigError(f"annotation {a} out of range: the example has {n}")
+    convs = [format_conversation(example.annotations[i], cfg.formatter, rng, ctx) for i in (range(a + 1) if chat
+                                                                                          else (a,))]
+    messages = [m for c in convs for m in c.messages]
+    if len(messages) % 2 == 0:  # ends with an answer: the target
+        return Conversation(messages[:-1], convs[0].style, convs[0].system), messages[-1], a
+    return Conversation(messages, convs[0].style, convs[0].system), None, a
 
 
 def tokenize_prompt(example: Example, tokenizer: Molmo2Tokenizer, config: TokenizeConfig | None = None,
                     rng: np.random.RandomState | None = None,
                     vision: np.ndarray | Sequence[np.ndarray] | None = None, frame_times: np.ndarray | None = None,
-                    subtitle_text: str | None = None, annotation: int = 0) -> InferencePrompt:
-    """Inference mode of :func:`tokenize_example` (the official ``for_inference``): one annotation of the
-    example (``annotation``), formatted with its last answer left out. The prompt tokens equal the
-    training tokens of the same annotation up to where that answer starts. The default configuration
-    formats as the official evaluation does (``FormatterConfig(training=False)``: fixed multiple-choice
-    form, first start point, the ' 65:' length hint)."""
+                    subtitle_text: str | None = None, annotation: int | None = None) -> InferencePrompt:
+    """Inference mode of :func:`tokenize_example` (``tokenize_example(..., for_inference=True)``).
+
+    The target is the last answer of the chosen conversation (see ``_prompt_conversation``: one
+    annotation, default the first; with ``layout="chat"`` the conversation up to ``annotation``, default
+    the last). The prompt tokens equal the training tokens of the same conversation up to where that
+    answer starts: for qwen3 they end with ``<|im_start|>assistant\n``, for the role format with
+    ``Assistant:``. The default configuration formats as the official evaluation does
+    (``FormatterConfig(training=False)``: fixed multiple-choice form, first start point, the default
+    length hint)."""
     cfg = config or TokenizeConfig(formatter=FormatterConfig(training=False))
     rng = rng if rng is not None else np.random.RandomState(0)
-    if not 0 <= annotation < len(example.annotations):
-        raise ConfigError(f"annotation {annotation} out of range: the example has {len(example.annotations)}")
     video = example.video
     ctx = FormatContext(frame_times=frame_times, clip_start=float(video.clip_start or 0.0) if video else 0.0)
-    conv = format_conversation(example.annotations[annotation], cfg.formatter, rng, ctx)
-    prompt = render_turns(Conversation(conv.messages[:-1], conv.style, conv.system), cfg.formatter)
+    conv, answer, a = _prompt_conversation(example, cfg, rng, ctx, annotation)
+    prompt = render_turns(conv, cfg.formatter)
     subtitles = subtitle_text or ""
     if subtitle_text is None and video is not None and video.subtitles:
         subtitles = format_subtitles(video.subtitles, frame_times, cfg.formatter.subtitle_window, ctx.clip_start)
     encoded, subtitle_ids = _encode_turns(tokenizer, [prompt], subtitles)
     out = _single(prompt, encoded[0], _vision_arrays(vision), subtitle_ids, tokenizer, cfg, LossWeight())
-    return InferencePrompt(ids=out.ids, answer=conv.messages[-1], n_vision_tokens=out.n_vision_tokens,
-                           annotation=annotation)
+    return InferencePrompt(ids=out.ids, answer=answer, n_vision_tokens=out.n_vision_tokens, annotation=a)
 
 
 def _single(turns: list[Turn], encoded: list[list[int]], arrays: list[np.ndarray], subtitle_ids: list[int],
