@@ -186,6 +186,13 @@ def test_caption_draw(checkout: Path) -> None:
     (i,) = draws(4, 3)
     cap = format_annotation(Caption("A dog runs.", style="long_caption"), cfg, np.random.RandomState(4))
     assert cap.messages == [f"C{i} the " + ["image", "picture", "photo"][i], "A dog runs."]
+    # the official templates only its caption styles: an image transcript has no prompt and no draw
+    # (even with a "transcript" list loaded); the style prefix then says what is wanted
+    cfg = cfg.replace(templates={**cfg.templates, "transcript": ["R0", "R1"]}, system_prompt="demo_or_style_v2")
+    rng = np.random.RandomState(4)
+    assert format_conversation(Caption("Um, a dog.", style="transcript"), cfg, rng).messages == [
+        "transcript:", "Um, a dog."]
+    assert rng.randint(0, 10**6) == np.random.RandomState(4).randint(0, 10**6)
 
 
 MC = MultipleChoice("Q?", ["x", "y", "z"], 2, style="video_multiple_choice")

@@ -16,9 +16,15 @@ from molmo2_data.text.format_base import Conversation, FormatterConfig, choose_t
 VIDEO_SHORT_ANSWER_STYLES = ("video_short_answer", "video_short_answer_count_without_pointing")
 
 
+# caption styles the official formatter templates (any other caption style gets an empty prompt)
+CAPTION_TEMPLATE_STYLES = ("long_caption", "short_caption", "video_long_caption", "video_short_caption",
+                           "video_transcript", "video_motion_caption", "video_object_caption")
+
+
 def format_caption(ann: Caption, cfg: FormatterConfig, rng: np.random.RandomState) -> Conversation:
+    """A template of the caption style (one draw) for the official caption styles, else no prompt."""
     question = ""
-    if cfg.prompt_templates != "none" and cfg.templates.get(ann.style):
+    if cfg.prompt_templates != "none" and ann.style in CAPTION_TEMPLATE_STYLES and cfg.templates.get(ann.style):
         question = choose_template(cfg, ann.style, rng)
     return Conversation([question, ann.text], ann.style)
 
