@@ -120,7 +120,7 @@ def format_pointing(ann: Pointing, cfg: FormatterConfig, rng: np.random.RandomSt
         if cfg.point_format == "molmo-v1":
             if multi:
                 raise ConfigError("Molmo v1 point format has no multi-image form")
-            tag = pf.molmo_v1_points(ann.points, ann.scale, label)
+            tag = pf.molmo_v1_points(ann.points, ann.scale, label, alt_text=ann.alt_text)
         elif multi:
             scales = ann.image_scales if ann.image_scales is not None else (ann.scale,)
             tag = pf.html_tag(pf.multi_image_coords(ann.points, ann.image_index, scales, cfg.point_format,
