@@ -57,6 +57,17 @@ def video_dir(source: str, root: str | os.PathLike[str] | None = None) -> Path:
     return data_root(root) / "media" / "videos" / source
 
 
+def files_dir(root: str | os.PathLike[str] | None = None) -> Path:
+    """Media files named by a relative path in their table (the official ``DATA_HOME`` layout: COCO,
+    TextVQA, Mantis images, ...)."""
+    return data_root(root) / "media" / "files"
+
+
+def manual_dir(dataset: str, root: str | os.PathLike[str] | None = None) -> Path:
+    """Where files fetched by hand for ``dataset`` are put (annotation JSON, a builder's output)."""
+    return data_root(root) / "manual" / dataset
+
+
 def clock_dir(root: str | os.PathLike[str] | None = None) -> Path:
     return data_root(root) / "media" / "clocks"
 

@@ -206,7 +206,7 @@ def _list(targets, root: Path, console) -> int:
         table.add_row(t.name, ", ".join(stages) or "-", getattr(t.cls, "HF_PATH", "") or "-",
                       ", ".join(configs) if len(configs) <= 3 else f"{len(configs)} configs",
                       ", ".join(t.source_splits()), t.media,
-                      f"{len(t.table_files(root))}/{len(configs) * len(t.source_splits())}")
+                      f"{len(t.table_files(root))}/{len(t.tables())}")
     console.print(table)
     return 0
 

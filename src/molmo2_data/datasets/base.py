@@ -177,7 +177,8 @@ class TableDataset(DatasetBase):
     CONFIGS: ClassVar[tuple[str, ...]] = ("default",)
     SPLITS: ClassVar[Mapping[str, SplitSpec]] = {"train": "train"}
     COLUMNS: ClassVar[Mapping[str, Any]] = {}  # column -> type predicate (None = any type)
-    MEDIA: ClassVar[str] = "none"  # none | url_image | embedded_image | video | rendered
+    MEDIA: ClassVar[str] = "none"  # none | url_image | embedded_image | local_image | video | rendered
+    SPLIT_IS_CONFIG: ClassVar[bool] = False  # Hub repos whose configs are the splits (each one split "train")
     VERSION: ClassVar[int] = 1  # bump to invalidate cached indexes when build_index changes
 
     def __init__(self, split: str = "train", config: str | Sequence[str] | None = None,
@@ -230,6 +231,7 @@ class TableDataset(DatasetBase):
     def media_fingerprint(self) -> Any:
         """Part of the index cache key that changes when media files appear or disappear."""
         d = {"url_image": paths.image_dir(self.root), "rendered": paths.clock_dir(self.root),
+             "local_image": paths.files_dir(self.root),
              "video": self.root / "media" / "videos"}.get(self.MEDIA)
         if d is None:
             return None
@@ -243,11 +245,20 @@ class TableDataset(DatasetBase):
 
     # -- loading ------------------------------------------------------------------------------
 
+    @classmethod
+    def source_tables(cls, source_split: str, configs: Sequence[str] | None = None) -> list[tuple[str, str]]:
+        """(config, split) of the published tables behind one source split. Most repos: every config
+        has the split; ``SPLIT_IS_CONFIG`` repos (allenai/molmo2-vqa2-2014, ...) publish one config per
+        split, each with the single split "train"."""
+        if cls.SPLIT_IS_CONFIG:
+            return [(source_split, "train")]
+        return [(c, source_split) for c in (configs or cls.CONFIGS)]
+
     def table_files(self) -> list[Path]:
         spec = self.SPLITS[self.split]
         source_split = spec.source if isinstance(spec, HeldOut) else spec
-        configs = self.requested_configs or self.CONFIGS
-        files = [paths.table_path(self.NAME, c, source_split, self.root) for c in configs]
+        files = [paths.table_path(self.NAME, c, s, self.root)
+                 for c, s in self.source_tables(source_split, self.requested_configs)]
         present = [f for f in files if f.exists()]
         if self.requested_configs and len(present) < len(files):
             missing = [str(f) for f in files if not f.exists()]

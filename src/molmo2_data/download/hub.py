@@ -160,9 +160,10 @@ def _sidecar(path: Path) -> Path:
 
 
 def fetch_tables(name: str, repo: str, configs: list[str], splits: list[str], root: Path,
-                 revision: str | None = None, refresh: bool = False, quiet: bool = False) -> list[TableResult]:
-    """Download the parquet files of every (config, split) and write local tables. A table whose
-    sidecar names the same repo commit is kept as is (re-runs cost one API call)."""
+                 revision: str | None = None, refresh: bool = False, quiet: bool = False,
+                 pairs: list[tuple[str, str]] | None = None) -> list[TableResult]:
+    """Download the parquet files of every (config, split) - or of exactly ``pairs`` - and write local
+    tables. A table whose sidecar names the same repo commit is kept as is (re-runs cost one API call)."""
     from huggingface_hub import hf_hub_download, snapshot_download
     from huggingface_hub.utils import disable_progress_bars, enable_progress_bars
 
@@ -179,7 +180,8 @@ def fetch_tables(name: str, repo: str, configs: list[str], splits: list[str], ro
                 raise DatasetNotAvailableError(f"{name}: cannot read {repo} from the Hub: {e}") from e
             readme = ""
         layout = parse_card_configs(readme)
-        wanted = [(c, s, patterns_for(layout, c, s)) for c in configs for s in splits]
+        pairs = pairs if pairs is not None else [(c, s) for c in configs for s in splits]
+        wanted = [(c, s, patterns_for(layout, c, s)) for c, s in pairs]
         allow = sorted({p for _c, _s, pats in wanted for p in (pats or [])})
         results: list[TableResult] = []
         if not allow:

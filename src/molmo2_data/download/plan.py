@@ -68,9 +68,14 @@ class Target:
                 out.append(src)
         return out
 
+    def tables(self) -> list[tuple[str, str]]:
+        """(config, split) of every published table this target wants."""
+        layout = getattr(self.cls, "source_tables", None)
+        return [pair for s in self.source_splits()
+                for pair in (layout(s) if layout else [(c, s) for c in self.cls.CONFIGS])]
+
     def table_files(self, root: Path) -> list[Path]:
-        return [p for c in self.cls.CONFIGS for s in self.source_splits()
-                if (p := paths.table_path(self.name, c, s, root)).exists()]
+        return [p for c, s in self.tables() if (p := paths.table_path(self.name, c, s, root)).exists()]
 
 
 def resolve_targets(stage: str | None, datasets: list[str] | None, include_eval: bool) -> list[Target]:

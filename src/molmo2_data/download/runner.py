@@ -98,7 +98,8 @@ def _download_one(t: Target, opts: DownloadOptions, out: DatasetOutcome, log: Lo
     if opts.tables and hf_path:
         t0 = time.perf_counter()
         out.tables = fetch_tables(t.name, hf_path, list(t.cls.CONFIGS), t.source_splits(), opts.root,
-                                  revision=opts.revision, refresh=opts.refresh_tables, quiet=opts.quiet)
+                                  revision=opts.revision, refresh=opts.refresh_tables, quiet=opts.quiet,
+                                  pairs=t.tables())
         for r in out.tables:
             if r.status == "missing":
                 log(f"{t.name}: table {r.config}/{r.split} not found on the Hub ({r.detail})")
@@ -175,7 +176,7 @@ def fetch_urls(t: Target, opts: DownloadOptions, log: Log) -> FetchStats:
 def dry_run_plan(t: Target, opts: DownloadOptions) -> dict[str, int]:
     """What a run would do, from local state only (no network)."""
     plan = {"tables_present": len(t.table_files(opts.root)),
-            "tables_wanted": len(t.cls.CONFIGS) * len(t.source_splits())}
+            "tables_wanted": len(t.tables())}
     if t.media == "url_image" and plan["tables_present"]:
         items, _ = media_items(t, opts.root, opts.shard)
         have = _present(opts.root)
