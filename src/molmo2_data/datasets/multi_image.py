@@ -229,6 +229,17 @@ class Molmo2MultiImageQA(TableDataset):
 # ---------------------------------------------------------------------------------------------
 
 
+# The CoSyn QA layout (also allenai/CoSyn-400K): qa_pairs {question, explanation, answer: [str]}.
+QA_EXP_PAIRS = struct_with({k: list_of(is_string) for k in ("question", "explanation", "answer")})
+
+
+def qa_exp_malformed(qa: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Per row of a ``QA_EXP_PAIRS`` column: null, no question, or question / explanation / answer
+    lists of unequal length."""
+    lens = [list_lengths(struct_field(qa, k)) for k in ("question", "explanation", "answer")]
+    return is_null(qa) | (lens[0] == 0) | (lens[0] != lens[1]) | (lens[0] != lens[2])
+
+
 @register_dataset("molmo2-synmultiimageqa")
 class Molmo2SynMultiImageQA(TableDataset):
     """Synthetic QA over 2-5 rendered images (charts, tables, documents, ...) with embedded bytes
@@ -249,8 +260,7 @@ class Molmo2SynMultiImageQA(TableDataset):
     CONFIGS = ("chart", "chemical", "circuit", "diagram", "doc", "graphic", "music", "table")
     SPLITS = {"train": "train"}
     COLUMNS = {"id": is_string, "images": is_image_list,
-               "qa_pairs": struct_with({k: list_of(is_string) for k in ("question", "explanation", "answer")}),
-               "metadata": is_struct}
+               "qa_pairs": QA_EXP_PAIRS, "metadata": is_struct}
     MEDIA = "embedded_image"
 
     def __init__(self, split: str = "train", max_images: int = 5, with_explanation: bool = False, **kw: Any):
@@ -270,9 +280,7 @@ class Molmo2SynMultiImageQA(TableDataset):
         else:
             num = n_img
         f.drop(num > self.max_images, f"metadata.num_images > {self.max_images}")
-        qa = table.column("qa_pairs")
-        lens = [list_lengths(struct_field(qa, k)) for k in ("question", "explanation", "answer")]
-        f.drop(is_null(qa) | (lens[0] == 0) | (lens[0] != lens[1]) | (lens[0] != lens[2]), "malformed qa_pairs")
+        f.drop(qa_exp_malformed(table.column("qa_pairs")), "malformed qa_pairs")
         f.drop(~embedded_images_ok(images), "image bytes missing")
         return f.index()
 

@@ -61,6 +61,36 @@ PUBLISHED: dict[str, PublishedSchema] = {
          "human_or_machine": "int64"},
         notes="human_or_machine is a class label (0 human, 1 machine), stored as int64",
     ),
+    "cosyn-400k": PublishedSchema(
+        "allenai/CoSyn-400K", "8ec3c56 (card; configs chart, chemical, circuit, diagram, document, graphic, math, "
+        "music, nutrition, table; splits train / validation)",
+        {"id": "string",
+         "image": "struct<bytes: binary, path: string>",
+         "qa_pairs": "struct<question: list<item: string>, explanation: list<item: string>, "
+                     "answer: list<item: string>>",
+         "metadata": "struct<figure_type: string, persona: string, topic: string>",
+         "data": "string",
+         "code": "string"},
+        notes="licence ODC-BY; qa_pairs is a `sequence` of {question, explanation, answer} in the card "
+              "(a struct of lists in Arrow); the reader needs id, image and qa_pairs",
+    ),
+    "mmmu": PublishedSchema(
+        "MMMU/MMMU", "features of every subject config as the cards list them (merged copy lmms-lab/MMMU 364f2e2; "
+        "revision not pinned)",
+        {"id": "string",
+         "question": "string",
+         "options": "string",
+         "explanation": "string",
+         **{f"image_{i}": "struct<bytes: binary, path: string>" for i in range(1, 8)},
+         "img_type": "string",
+         "answer": "string",
+         "topic_difficulty": "string",
+         "question_type": "string",
+         "subfield": "string"},
+        notes="30 subject configs; splits dev (150) / validation (900) / test (10,500, answers hidden); "
+              "licence Apache-2.0 (as the MMMU org's MMMU_Pro card; not read on this card); `options` is a Python "
+              "list literal in a string",
+    ),
     "cosyn-point": PublishedSchema(
         "allenai/CoSyn-point", "008ee8a (card)",
         {"id": "string",
