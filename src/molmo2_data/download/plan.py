@@ -29,7 +29,14 @@ from molmo2_data.tables import read_table
 PRETRAINING = ("pixmo-cap", "pixmo-points", "pixmo-count", "pixmo-docs", "pixmo-cap-qa")
 SFT = ("molmo2-cap", "molmo2-videocapqa", "molmo2-videosubtitleqa", "molmo2-askmodelanything",
        "molmo2-videopoint", "molmo2-videotrack", "molmo2-multiimageqa", "molmo2-synmultiimageqa",
-       "molmo2-multiimagepoint")
+       "molmo2-multiimagepoint",
+       # the rest of the official SFT mixture (MIXTURES.md §3): demo, image pointing, text, hardcodes
+       "pixmo-ask-model-anything", "pixmo-cap", "pixmo-cap-qa", "pixmo-points", "pixmo-count", "cosyn-point",
+       "molmo2-tulu4", "molmo2-hardcodes",
+       # image academic (IMAGE_ACADEMIC_DATASETS)
+       "vqa-v2", "text-vqa", "ok-vqa", "chart-qa", "doc-qa", "info-qa", "ai2d", "a-okvqa", "science-qa-img",
+       "tabmwp", "st-qa", "tally-qa", "mantis-llava-665k-multi", "mantis-nlvr2", "mantis-spot-the-diff", "dv-qa",
+       "figure-qa", "plot-qa", "cosyn-400k")
 STAGES: dict[str, tuple[str, ...]] = {
     "pretraining": PRETRAINING,
     "sft": SFT,
@@ -38,7 +45,7 @@ STAGES: dict[str, tuple[str, ...]] = {
 # Evaluation data: dataset -> our split names (None = all splits).
 EVAL: dict[str, tuple[str, ...] | None] = {"pixmo-points-eval": None, "pixmo-count": ("validation", "test"),
                                            "molmo2-videocounteval": None, "molmo2-videopointeval": None,
-                                           "molmo2-capeval": None}
+                                           "molmo2-capeval": None, "mmmu": ("validation",)}
 
 # Verification exceptions (DATASETS.md §1, §5). Others: byte hash column -> sha256, else decode.
 POLICY_OVERRIDES = {
@@ -305,10 +312,10 @@ class Report:
         return self.needed - self.ok
 
     def availability(self) -> str:
-        unit = {"url_image": "images", "video": "videos"}.get(self.media, "files")
+        unit = {"url_image": "images", "video": "videos", "local_image": "image files"}.get(self.media, "files")
         if not self.tables:
             return f"{self.name}: no local table"
-        if self.media not in ("url_image", "video"):
+        if self.media not in ("url_image", "video", "local_image"):
             return f"{self.name}: {self.rows:,} rows ({self.media} media)"
         pct = 100.0 * self.ok / self.needed if self.needed else 0.0
         return f"{self.name}: {self.ok:,} / {self.needed:,} {unit} ({pct:.1f}%)"
@@ -320,8 +327,11 @@ def check(target: Target, root: Path, records: dict[str, Record] | None = None, 
     rep = Report(target.name, target.media)
     files = target.table_files(root)
     rep.tables = len(files)
+    manual = getattr(target.cls, "MANUAL", None)
+    if manual is not None:
+        _note_manual(target, root, rep)
     if not files:
-        rep.status = "no table"
+        rep.status = "no table" if manual is None else "fetch by hand"
         return rep
     for f in files:
         rep.rows += _rows(f)
@@ -331,6 +341,8 @@ def check(target: Target, root: Path, records: dict[str, Record] | None = None, 
         _check_urls(target, root, rep, records or {}, stat_bytes, shard)
     elif target.media == "video":
         _check_videos(target, root, rep, records or {}, stat_bytes)
+    elif target.media == "local_image":
+        _check_files(target, root, rep, stat_bytes)
     rep.status = "complete" if rep.missing == 0 else "partial"
     return rep
 
@@ -392,5 +404,54 @@ def _check_videos(target: Target, root: Path, rep: Report, records: dict[str, Re
         rep.missing_list = out
         for source, n in Counter(s for s, _ in missing).items():
             rep.notes[f"missing {source} videos: {VIDEO_HOWTO.get(source, 'manual download')}"] = n
+    elif out.exists():
+        out.unlink()
+
+
+# ---------------------------------------------------------------------------------------------
+# Hand-fetched sources and image files named by relative path
+# ---------------------------------------------------------------------------------------------
+
+
+def _note_manual(target: Target, root: Path, rep: Report) -> None:
+    """Which hand-fetched files are missing (the report says what to fetch and where)."""
+    src = target.cls.MANUAL
+    base = paths.manual_dir(target.name, root)
+    missing = [s for s in target.source_splits() if s in src.files and not (base / src.files[s]).exists()]
+    if missing:
+        rep.notes[f"hand-fetched files missing ({', '.join(missing)}): {src.what} Put them at "
+                  + ", ".join(str(base / src.files[s]) for s in missing)
+                  + f", then run `molmo2-data download --datasets {target.name}`"] = len(missing)
+
+
+def _check_files(target: Target, root: Path, rep: Report, stat_bytes: bool) -> None:
+    """Image files a table names by relative path: present, or listed (with where they go) in
+    manifests/<name>.missing-files.tsv."""
+    from molmo2_data.datasets.local_files import present_paths
+
+    column = getattr(target.cls, "IMAGE_COLUMN", "image")
+    base = target.cls.files_base_for(root)
+    wanted: set[str] = set()
+    for f in target.table_files(root):
+        col = read_table(f).column(column).combine_chunks()
+        if pa.types.is_list(col.type) or pa.types.is_large_list(col.type):
+            col = pc.list_flatten(col)
+        wanted.update(v for v in pc.unique(col).to_pylist() if v)
+    names = sorted(wanted)
+    ok = present_paths(pa.array(names, pa.string()), base) if names else []
+    rep.needed = len(names)
+    rep.ok = int(sum(ok))
+    if stat_bytes:
+        rep.bytes += sum(os.path.getsize(base / n) for n, present in zip(names, ok, strict=True) if present)
+    out = root / "manifests" / f"{target.name}.missing-files.tsv"
+    missing = [n for n, present in zip(names, ok, strict=True) if not present]
+    if missing:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with open(out, "w", encoding="utf-8") as fh:
+            fh.write("path\tput_it_at\n")
+            for n in missing:
+                fh.write(f"{n}\t{base / n}\n")
+        rep.missing_list = out
+        rep.notes[f"image files missing: {getattr(target.cls, 'FILES_HOWTO', '') or 'fetch by hand'}"] = len(missing)
     elif out.exists():
         out.unlink()

@@ -95,6 +95,14 @@ def build_indexes(t: Target, root: Path | str | None, log: Log) -> None:
 
 def _download_one(t: Target, opts: DownloadOptions, out: DatasetOutcome, log: Log) -> None:
     hf_path = getattr(t.cls, "HF_PATH", "")
+    if getattr(t.cls, "MANUAL", None) is not None:  # fetched by hand: import what is there, say the rest
+        from molmo2_data.download.manual import import_manual, instructions
+
+        if opts.tables:
+            done = import_manual(t.name, t.cls, t.tables(), opts.root, log, refresh=opts.refresh_tables)
+            if any(v.startswith("missing") for v in done.values()):
+                log(instructions(t.name, t.cls, opts.root))
+        return
     if opts.tables and hf_path:
         t0 = time.perf_counter()
         out.tables = fetch_tables(t.name, hf_path, list(t.cls.CONFIGS), t.source_splits(), opts.root,

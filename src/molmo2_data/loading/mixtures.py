@@ -122,9 +122,29 @@ def molmo2_sft() -> Mixture:
             _m("molmo2-videosubtitleqa", "vixmo_syn_video_capqa_with_sub_v2"),
         )),
         Group("image_academic", 0.25, (
+            _m("vqa-v2", "coco_2014_vqa_multi"),
+            _m("text-vqa", "text_vqa"),
+            _m("ok-vqa", "okvqa"),
             _m("chart-qa", "chart_qa_weighted", options={"weighted": True}),
             _m("doc-qa", "doc_qa"),
+            _m("info-qa", "info_qa"),
+            _m("ai2d", "ai2_diagram_v2_mix_transparent", options={"boxes": "both"}),
+            _m("a-okvqa", "a_okvqa_mc", options={"direct_answer": False}),
+            _m("a-okvqa", "a_okvqa_da", options={"direct_answer": True}),
             _m("science-qa-img", "science_qa_img"),
+            _m("tabmwp", "tabwmp_da"),
+            _m("st-qa", "st_qa"),
+            _m("tally-qa", "tally_qa"),
+            _m("mantis-llava-665k-multi", "mantis_instruct_llava_665k_multi_multi_only",
+               options={"multi_image_only": True}),
+            _m("mantis-nlvr2", "mantis_instruct_nlvr2_multi_only", options={"multi_image_only": True}),
+            _m("mantis-spot-the-diff", "mantis_instruct_spot-the-diff_multi_only", options={"multi_image_only": True}),
+            _m("dv-qa", "dv_qa", size=10000),
+            _m("figure-qa", "figure_qa", size=10000),
+            _m("plot-qa", "plot_qa", size=20000),
+            *(_m("cosyn-400k", f"cosyn_{t}_exp", options={"config": t, "with_explanation": True})
+              for t in ("chart", "chemical", "diagram", "math", "music", "table")),
+            _m("cosyn-400k", "cosyn_document", options={"config": "document", "with_explanation": False}),
             _m("molmo2-synmultiimageqa", "cosyn_multidoc_exp",
                options={"config": ["chart", "chemical", "diagram", "doc", "music", "table"]}),
         )),
@@ -152,12 +172,9 @@ def molmo2_sft() -> Mixture:
 
 # Official members that the catalog does not have (reported by ``absent_official_members``).
 OFFICIAL_ABSENT = {
-    "molmo2-sft": ["IMAGE_ACADEMIC_DATASETS (coco_2014_vqa_multi, text_vqa, okvqa, info_qa, ...; chart_qa_weighted, "
-                   "doc_qa and science_qa_img are in)",
-                   "VIDEO_ACADEMIC_DATASETS (tgif, tvqa_with_sub, perception_test, nextqa_mc, ...)",
+    "molmo2-sft": ["VIDEO_ACADEMIC_DATASETS (tgif, tvqa_with_sub, perception_test, nextqa_mc, ...)",
                    "academic tracking sets (mevis, ref_yt_vos, lv_vis, vicas, revos, burst, ...)",
-                   "academic_points_clip_63s_2fps (molmo2-academic-video-points)",
-                   "cosyn_{chart,chemical,diagram,math,music,table}_exp, cosyn_document (CoSyn-400K)"],
+                   "academic_points_clip_63s_2fps (molmo2-academic-video-points)"],
     "molmo2-pretrain": [],
 }
 OFFICIAL_ABSENT["molmo2-long-context"] = OFFICIAL_ABSENT["molmo2-sft"]
