@@ -558,5 +558,5 @@ def test_bad_arguments_are_typed_errors(tmp_path: Path) -> None:
         resolve_targets(None, ["pixmo-nope"], False)
     names = [t.name for t in resolve_targets("pretraining", None, True)]
     assert names == ["pixmo-cap", "pixmo-points", "pixmo-count", "pixmo-docs", "pixmo-cap-qa", "pixmo-points-eval",
-                     "molmo2-videocounteval", "molmo2-videopointeval", "molmo2-capeval"]
+                     "molmo2-videocounteval", "molmo2-videopointeval", "molmo2-capeval", "mmmu"]
     shutil.rmtree(tmp_path, ignore_errors=True)

@@ -95,6 +95,7 @@ class StageSource:
 
         return {"mixture": self.mixture.name, "rates": {k: round(v, 6) for k, v in self.rates.items()},
                 "lengths": {m.member.name: m.length for m in self.members}, "absent": dict(self.absent),
-                "groups": group_shares(self.mixture, self.rates, dict(self.absent)),
+                "groups": group_shares(self.mixture, self.rates, dict(self.absent),
+                                       {m.member.name: m.length for m in self.members}),
                 "not_in_catalog": catalog_absent(self.mixture), "note": self.mixture.note}
 
