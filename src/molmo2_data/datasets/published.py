@@ -313,6 +313,16 @@ PUBLISHED: dict[str, PublishedSchema] = {
 }
 
 
+def _family_records() -> None:
+    """Records kept next to their family (one module per source family, so adding a set stays local)."""
+    from molmo2_data.datasets.published_ai2 import PUBLISHED_AI2
+
+    PUBLISHED.update(PUBLISHED_AI2)
+
+
+_family_records()
+
+
 def published_schema(name: str) -> PublishedSchema | None:
     """The published schema record of a built-in dataset (None for custom datasets)."""
     return PUBLISHED.get(name)
