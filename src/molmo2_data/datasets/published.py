@@ -9,17 +9,10 @@ reader also reads."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from molmo2_data.datasets.published_ai2 import PUBLISHED_AI2
+from molmo2_data.datasets.schema_record import PublishedSchema
 
-
-@dataclass(frozen=True)
-class PublishedSchema:
-    hf_path: str
-    revision: str
-    columns: Mapping[str, str]
-    optional: Mapping[str, str] = field(default_factory=dict)
-    notes: str = ""
+__all__ = ["PUBLISHED", "PublishedSchema", "published_schema"]
 
 
 PUBLISHED: dict[str, PublishedSchema] = {
@@ -313,14 +306,8 @@ PUBLISHED: dict[str, PublishedSchema] = {
 }
 
 
-def _family_records() -> None:
-    """Records kept next to their family (one module per source family, so adding a set stays local)."""
-    from molmo2_data.datasets.published_ai2 import PUBLISHED_AI2
-
-    PUBLISHED.update(PUBLISHED_AI2)
-
-
-_family_records()
+# Records kept in one module per source family, so adding a set stays local.
+PUBLISHED.update(PUBLISHED_AI2)
 
 
 def published_schema(name: str) -> PublishedSchema | None:

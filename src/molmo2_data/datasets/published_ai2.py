@@ -5,7 +5,7 @@ with the types they imply; the revision is not pinned."""
 
 from __future__ import annotations
 
-from molmo2_data.datasets.published import PublishedSchema
+from molmo2_data.datasets.schema_record import PublishedSchema
 
 OFFICIAL = "columns the official loader reads (card not readable here; revision not pinned)"
 MESSAGE_VQA = "list<item: struct<question: string, answers: list<item: string>, question_id: int64>>"
