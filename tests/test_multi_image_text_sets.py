@@ -243,8 +243,10 @@ def test_synmultiimageqa_configs_and_explanations(sample_root: Path) -> None:
     ex = exp.get(0, np.random.RandomState(0))
     truth = load_truth("molmo2-synmultiimageqa", sample_root)[ex.metadata.source_ids["id"]]
     for ann, q in zip(ex.annotations, truth["qa"], strict=True):
-        assert ann.style == "multi_image_qa_exp"
-        assert ann.messages[1].content == f"{q['explanation']}\nAnswer: {q['answer']}"
+        assert ann.style == "cosyn_chart_exp"  # the official cosyn_multidoc_chart_exp
+        assert ann.messages[1].content == f"{q['explanation']} Answer: {q['answer']}"
+    plain = get_dataset("molmo2-synmultiimageqa", root=sample_root, config=["chart"]).get(0, np.random.RandomState(0))
+    assert {a.style for a in plain.annotations} == {"cosyn_chart"}
     more = get_dataset("molmo2-synmultiimageqa", root=sample_root, config="chart", max_images=6)
     assert len(more) == 5 and not more.skipped
 

@@ -24,6 +24,7 @@ from molmo2_data.datasets.base import AnnotationSet, TableDataset
 from molmo2_data.datasets.multi_image import (
     QA_EXP_PAIRS,
     RowFilter,
+    explained_answer,
     nonempty_text,
     qa_exp_malformed,
     to_numpy,
@@ -41,15 +42,6 @@ from molmo2_data.tables import is_string, row_dict
 # The configs of allenai/CoSyn-400K; the official doc_type of a config is its name ("document" included).
 COSYN_DOC_TYPES = ("chart", "chemical", "circuit", "diagram", "document", "graphic", "math", "music",
                    "nutrition", "table")
-
-
-def explained_answer(explanation: str | None, answer: str) -> str:
-    """The official training answer of an ``*_exp`` CoSyn QA pair: the explanation, then `` Answer: ``
-    and the answer (one space, no newline). An empty explanation gives the answer alone (our choice: the
-    official would start the text with a space)."""
-    if explanation is None or not explanation.strip():
-        return answer
-    return f"{explanation} Answer: {answer}"
 
 
 @register_dataset("cosyn-400k", aliases=("cosyn_400k", "cosyn400k"))

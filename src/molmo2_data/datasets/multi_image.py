@@ -240,6 +240,15 @@ def qa_exp_malformed(qa: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return is_null(qa) | (lens[0] == 0) | (lens[0] != lens[1]) | (lens[0] != lens[2])
 
 
+def explained_answer(explanation: str | None, answer: str) -> str:
+    """The official training answer of an ``*_exp`` CoSyn QA pair: the explanation, then `` Answer: ``
+    and the answer (one space, no newline). An empty explanation gives the answer alone (our choice: the
+    official would start the text with a space)."""
+    if explanation is None or not explanation.strip():
+        return answer
+    return f"{explanation} Answer: {answer}"
+
+
 @register_dataset("molmo2-synmultiimageqa")
 class Molmo2SynMultiImageQA(TableDataset):
     """Synthetic QA over 2-5 rendered images (charts, tables, documents, ...) with embedded bytes
@@ -249,10 +258,11 @@ class Molmo2SynMultiImageQA(TableDataset):
     Columns: ``id``; ``images`` list<Image> (struct<bytes, path>); ``qa_pairs`` {question,
     explanation, answer: [str]}; ``metadata`` {num_images, ...}. Rows with ``metadata.num_images >
     max_images`` (5) are dropped, as the official loader does; rows with an image without bytes or
-    malformed QA lists are skipped and counted. One annotation per QA pair; the assistant turn is the
-    answer, or with ``with_explanation=True`` the explanation followed by ``Answer: <answer>`` (style
-    ``multi_image_qa_exp``). The official style name of this set is not known; ``multi_image_qa`` is
-    ours. Explanations are always kept in ``metadata.extra["explanations"]``.
+    malformed QA lists are skipped and counted. One annotation per QA pair, style ``cosyn_<config>`` as
+    the official ``PixmoMulitDocQa`` names it; with ``with_explanation=True`` (the official
+    ``cosyn_multidoc_<config>_exp`` names) the style is ``cosyn_<config>_exp`` and the answer is the
+    explanation, then `` Answer: `` and the answer, as for CoSyn-400K. Explanations are always kept in
+    ``metadata.extra["explanations"]``.
     """
 
     NAME = "molmo2-synmultiimageqa"
@@ -266,7 +276,7 @@ class Molmo2SynMultiImageQA(TableDataset):
     def __init__(self, split: str = "train", max_images: int = 5, with_explanation: bool = False, **kw: Any):
         self.max_images = int(max_images)
         self.with_explanation = bool(with_explanation)
-        super().__init__(split, max_images=self.max_images, **kw)
+        super().__init__(split, max_images=self.max_images, with_explanation=self.with_explanation, **kw)
 
     def build_index(self, table: pa.Table) -> dict[str, np.ndarray]:
         n = table.num_rows
@@ -288,13 +298,13 @@ class Molmo2SynMultiImageQA(TableDataset):
         row_i = int(rows[0])
         row = row_dict(self.data, row_i, ["id", "images", "qa_pairs", "metadata"])
         qa = row["qa_pairs"]
+        config = self.configs_loaded[int(self.config_of_table[row_i])]
         anns = AnnotationSet()
         for q, e, a in zip(qa["question"], qa["explanation"], qa["answer"], strict=True):
-            if self.with_explanation and e and isinstance(a, str):
-                anns.add(Messages.qa, q, f"{e}\nAnswer: {a}", "multi_image_qa_exp")
+            if self.with_explanation and isinstance(a, str):
+                anns.add(Messages.qa, q, explained_answer(e, a), f"cosyn_{config}_exp")
             else:
-                anns.add(Messages.qa, q, a, "multi_image_qa")
-        config = self.configs_loaded[int(self.config_of_table[row_i])]
+                anns.add(Messages.qa, q, a, f"cosyn_{config}")
         meta = Metadata(dataset=self.NAME, split=self.split, rows=(row_i,),
                         source_ids={"id": row["id"], "config": config},
                         extra={"explanations": list(qa["explanation"]), "metadata": row["metadata"]})

@@ -145,8 +145,8 @@ def molmo2_sft() -> Mixture:
             *(_m("cosyn-400k", f"cosyn_{t}_exp", options={"config": t, "with_explanation": True})
               for t in ("chart", "chemical", "diagram", "math", "music", "table")),
             _m("cosyn-400k", "cosyn_document", options={"config": "document", "with_explanation": False}),
-            _m("molmo2-synmultiimageqa", "cosyn_multidoc_exp",
-               options={"config": ["chart", "chemical", "diagram", "doc", "music", "table"]}),
+            *(_m("molmo2-synmultiimageqa", f"cosyn_multidoc_{t}_exp", options={"config": t, "with_explanation": True})
+              for t in ("chart", "chemical", "diagram", "doc", "music", "table")),
         )),
         Group("tracking", 0.15, (_m("molmo2-videotrack", "molmo2_video_track", loss_weight=0.2),)),
         Group("video_pointing", 0.15, (
