@@ -65,6 +65,9 @@ def canonical_name(name: str) -> str:
         for k in list(_REGISTRY) + list(_ALIASES):
             if k.lower() == norm:
                 return _ALIASES.get(k, k)
+        variant = variant_of(name)  # an official variant name (a_okvqa_da, cosyn_chart_exp): its dataset
+        if variant is not None:
+            return canonical_name(variant[0])
         if name in _BROKEN:
             err = _BROKEN[name]
             raise type(err)(str(err)) from err
