@@ -163,6 +163,13 @@ def vqa_score(pred: str, answers: Sequence[str]) -> float:
     return float(np.mean(accs))
 
 
+def a_okvqa_score(pred: str, answers: Sequence[str]) -> float:
+    """A-OKVQA direct-answer accuracy: min(1, matches / 3) over the annotator answers, compared
+    lower-cased and stripped (no VQA normalisation, no leave-one-out), as the A-OKVQA script scores."""
+    p = pred.lower().strip()
+    return min(sum(a.lower().strip() == p for a in answers) / 3.0, 1.0)
+
+
 def levenshtein(a: str, b: str) -> int:
     if len(a) < len(b):
         a, b = b, a

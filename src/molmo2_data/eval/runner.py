@@ -189,13 +189,10 @@ def _assistant_turn(ann: Messages, turn: int) -> tuple[str, str]:
 
 
 def messages_primary(style: str) -> str:
-    """Headline metric of a short-answer style: relaxed accuracy for charts, ANLS for documents and
-    other text-reading styles, VQA accuracy otherwise."""
-    if "chart" in style or "plot" in style:
-        return "relaxed"
-    if style.startswith(("pixmo_docs", "doc", "info", "cosyn")) or "ocr" in style or "text" in style:
-        return "anls"
-    return "vqa"
+    """Headline metric of a short-answer style (:mod:`.style_metrics`)."""
+    from molmo2_data.eval.style_metrics import primary_metric
+
+    return primary_metric(style)
 
 
 def _score_messages(ann: Messages, text: str, turn: int) -> tuple[dict, str, str]:
@@ -235,7 +232,8 @@ def score_annotation(ann: Annotation, text: str, ex: Example, *, index: int = 0,
         answers = [ann.answers] if isinstance(ann.answers, str) else list(ann.answers)
         metrics = {"vqa": m.vqa_score(text, answers), "anls": m.anls(text, answers),
                    "relaxed": max(m.relaxed_correctness(text, a) for a in answers),
-                   "exact": max(m.exact_match(text, a) for a in answers)}
+                   "exact": max(m.exact_match(text, a) for a in answers),
+                   "a_okvqa": m.a_okvqa_score(text, answers)}
         primary, reference = messages_primary(ann.style), " | ".join(answers)
     elif isinstance(ann, Caption):
         metrics, primary, reference = m.caption_scores(text, ann.text), "coverage", ann.text
