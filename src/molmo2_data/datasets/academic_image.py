@@ -64,7 +64,7 @@ class AcademicImageQA(EmbeddedImageDataset):
         anns.add(VQA, r[self.QUESTION].strip(), r[self.ANSWERS], style=self.STYLE)
         meta = Metadata(dataset=self.NAME, split=self.split, rows=(row,),
                         source_ids={k: r.get(k) for k in self.ID_COLUMNS}, extra=self.extra(r))
-        ex = anns.example(meta, images=(self.image(row),))
+        ex = anns.example(meta, images=self.row_images(row, r))
         ex.weight = self.row_weight(r)
         return ex
 
@@ -73,6 +73,10 @@ class AcademicImageQA(EmbeddedImageDataset):
 
     def extra(self, row: dict[str, Any]) -> dict[str, Any]:
         return {}
+
+    def row_images(self, row: int, values: dict[str, Any]) -> tuple[Any, ...]:
+        """The example's images (embedded here; a reader of image files by path overrides it)."""
+        return (self.image(row),)
 
 
 # ChartQA: 20,901 human-written and 7,398 machine-generated training questions (the official counts)

@@ -10,6 +10,7 @@ reader also reads."""
 from __future__ import annotations
 
 from molmo2_data.datasets.published_ai2 import PUBLISHED_AI2
+from molmo2_data.datasets.published_manual import PUBLISHED_MANUAL
 from molmo2_data.datasets.schema_record import PublishedSchema
 
 __all__ = ["PUBLISHED", "PublishedSchema", "published_schema"]
@@ -308,6 +309,7 @@ PUBLISHED: dict[str, PublishedSchema] = {
 
 # Records kept in one module per source family, so adding a set stays local.
 PUBLISHED.update(PUBLISHED_AI2)
+PUBLISHED.update(PUBLISHED_MANUAL)
 
 
 def published_schema(name: str) -> PublishedSchema | None:

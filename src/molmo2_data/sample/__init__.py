@@ -44,6 +44,7 @@ def _load_writers() -> None:
         academic_ai2_sets,
         academic_hub_sets,
         academic_image_sets,
+        academic_rrc_sets,
         image_sets,
         multi_image_sets,
         video_point_sets,
