@@ -42,6 +42,7 @@ def sample_writer(name: str) -> Callable[[SampleWriter], SampleWriter]:
 def _load_writers() -> None:
     from molmo2_data.sample import (  # noqa: F401  (importing registers the writers)
         academic_ai2_sets,
+        academic_built_sets,
         academic_hub_sets,
         academic_image_sets,
         academic_rrc_sets,
