@@ -179,7 +179,7 @@ def test_molmo2_sft_image_academic_share_on_the_sample(sample_root) -> None:
         drawn = [source.draw(e)[0].member.name for e in range(2000)]
     ia = groups["image_academic"]
     official = {m.name for g in molmo2_sft().groups if g.name == "image_academic" for m in g.members}
-    assert len(official) == 29 and {"coco_2014_vqa_multi", "plot_qa", "cosyn_document"} <= official
+    assert len(official) == 32 and {"coco_2014_vqa_multi", "plot_qa", "cosyn_document"} <= official
     assert abs(ia["official"] - 0.25 / 1.10) < 1e-12
     assert set(ia["present"]) == official and not ia["absent"]
     assert abs(ia["here"] - ia["official"]) < 1e-6
