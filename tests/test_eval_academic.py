@@ -129,3 +129,24 @@ def test_doc_qa_and_chart_qa_end_to_end(sample_root: Path) -> None:
     report = build_report("chart-qa", "validation", records, errors, len(preds), len(chart))
     assert not errors and report["overall"]["score"] == pytest.approx(right / len(chart))
     assert report["by_style"]["chart_qa"]["n"] == len(chart) >= 8
+
+
+def test_mmmu_open_answer_rule() -> None:
+    # the shortest tail after an indicator: "... so the answer is 42." -> tails "the answer is 42", "42" -> "42"
+    assert m.mmmu_open_candidates("So the answer is 42.") == [42.0]
+    assert m.mmmu_open_score("So the answer is 42.", ["42"]) == 1.0
+    assert m.mmmu_open_score("It is 3.14159", ["3.14"]) == 1.0  # numbers compared rounded to 2 places
+    assert m.mmmu_open_score("It is 3.2", ["3.14"]) == 0.0
+    assert m.mmmu_open_score("1,000", ["1000"]) == 1.0  # commas dropped
+    assert m.mmmu_open_score("The colour is dark red", ["red"]) == 1.0  # text: the answer inside the tail
+    assert m.mmmu_open_score("red", ["r"]) == 0.0  # one character is padded: " r" / "r " not in "red"
+    assert m.mmmu_open_score("x = 7", ["7"]) == 1.0  # "=" counts on the last line
+    assert m.mmmu_open_score("", ["7"]) == 0.0 and m.mmmu_open_score("no idea", ["7"]) == 0.0
+
+
+def test_mmmu_open_questions_scored_by_the_mmmu_rule() -> None:
+    ann = VQA("What is 6 times 7?", "42", style="vqa2")
+    ex = Example(annotations=[ann], metadata=Metadata(dataset="mmmu", split="validation"))
+    scored = score_annotation(ann, "Therefore the result is 42", ex)
+    assert scored.primary == "mmmu" and scored.score == 1.0 and scored.metrics["vqa"] == 0.0
+    assert score_annotation(ann, "Therefore the result is 42", _ex(ann)).primary == "vqa"  # another set

@@ -170,6 +170,53 @@ def a_okvqa_score(pred: str, answers: Sequence[str]) -> float:
     return min(sum(a.lower().strip() == p for a in answers) / 3.0, 1.0)
 
 
+_KEY_INDICATORS = ("could be ", "so ", "is ", "thus ", "therefore ", "final ", "answer ", "result ")
+_NUMBER = re.compile(r"-?\b\d{1,3}(?:,\d{3})+\b|-?\d+(?:\.\d+)?[eE][+-]?\d+|-?(?:\d+\.\d+|\.\d+|\d+\b)(?![eE][+-]?\d+)(?![,\d])")
+
+
+def _mmmu_norm(text: str) -> list[str | float]:
+    """MMMU normalisation: a number becomes a float rounded to 2 places; text is lower-cased, and a single
+    character is padded with a space on one side (so it never matches inside a word)."""
+    t = text.strip()
+    try:
+        return [round(float(t.replace(",", "")), 2)]
+    except ValueError:
+        t = t.lower()
+        return [" " + t, t + " "] if len(t) == 1 else [t]
+
+
+def mmmu_open_candidates(response: str) -> list[str | float]:
+    """The MMMU rule for an open answer: per line, the shortest tail after an answer indicator ("is ",
+    "so ", "therefore ", ...; "=" on the last line), or the whole response when there is none; plus
+    every number in those tails; all normalised."""
+    lines = re.split(r"\.\s(?=[A-Z])|\n", response.strip().strip(".").lower())
+    keys = []
+    for i, line in enumerate(lines):
+        indicators = _KEY_INDICATORS + (("=",) if i == len(lines) - 1 else ())
+        tails = [line.split(ind)[-1].strip() for ind in indicators if ind in line]
+        if tails:
+            tail = min(tails, key=len)
+            if tail not in (":", ",", ".", "!", "?", ";", "'"):
+                keys.append(tail)
+    if not keys:
+        keys = [response.strip().strip(".").lower()]
+    found = keys + [n for k in keys for n in _NUMBER.findall(k)]
+    return list({v for f in found for v in _mmmu_norm(f)})
+
+
+def mmmu_open_score(pred: str, answers: Sequence[str]) -> float:
+    """MMMU open-question accuracy: a text answer counts when it occurs inside a candidate, a number
+    when a candidate equals it (after rounding to 2 places)."""
+    gold = [g for a in answers for g in _mmmu_norm(a)]
+    for c in mmmu_open_candidates(pred):
+        if isinstance(c, str):
+            if any(isinstance(g, str) and g in c for g in gold):
+                return 1.0
+        elif c in gold:
+            return 1.0
+    return 0.0
+
+
 def levenshtein(a: str, b: str) -> int:
     if len(a) < len(b):
         a, b = b, a

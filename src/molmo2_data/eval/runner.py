@@ -21,6 +21,7 @@ from molmo2_data.errors import Molmo2DataError
 from molmo2_data.eval import metrics as m
 from molmo2_data.eval import predictions as pr
 from molmo2_data.eval.predictions import PredictionsError, read_predictions
+from molmo2_data.eval.style_metrics import DATASET_METRIC
 from molmo2_data.example import (
     VQA,
     Annotation,
@@ -235,6 +236,9 @@ def score_annotation(ann: Annotation, text: str, ex: Example, *, index: int = 0,
                    "exact": max(m.exact_match(text, a) for a in answers),
                    "a_okvqa": m.a_okvqa_score(text, answers)}
         primary, reference = messages_primary(ann.style), " | ".join(answers)
+        if DATASET_METRIC.get(ex.metadata.dataset) == "mmmu":
+            metrics["mmmu"] = m.mmmu_open_score(text, answers)
+            primary = "mmmu"
     elif isinstance(ann, Caption):
         metrics, primary, reference = m.caption_scores(text, ann.text), "coverage", ann.text
         statements = ex.metadata.extra.get("atomic_statements")

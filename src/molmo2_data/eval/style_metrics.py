@@ -36,3 +36,9 @@ def primary_metric(style: str) -> str:
     if style.startswith(("pixmo_docs", "doc", "info", "cosyn")) or "ocr" in style or "text" in style:
         return ANLS
     return VQA_SCORE
+
+
+MMMU = "mmmu"
+# Sets scored by their own benchmark's rule whatever the question style (MMMU open questions use the
+# VQA style ``vqa2`` in training but the MMMU answer-extraction rule in evaluation).
+DATASET_METRIC: dict[str, str] = {"mmmu": MMMU}
