@@ -312,6 +312,16 @@ PUBLISHED.update(PUBLISHED_AI2)
 PUBLISHED.update(PUBLISHED_MANUAL)
 
 
+def published_tracking() -> dict[str, PublishedSchema]:
+    """The tracking records (built from the reader table, so imported on first use)."""
+    from molmo2_data.datasets.published_tracking import _records
+
+    return _records()
+
+
+PUBLISHED.update(published_tracking())
+
+
 def published_schema(name: str) -> PublishedSchema | None:
     """The published schema record of a built-in dataset (None for custom datasets)."""
     return PUBLISHED.get(name)

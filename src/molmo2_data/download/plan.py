@@ -36,7 +36,10 @@ SFT = ("molmo2-cap", "molmo2-videocapqa", "molmo2-videosubtitleqa", "molmo2-askm
        # image academic (IMAGE_ACADEMIC_DATASETS)
        "vqa-v2", "text-vqa", "ok-vqa", "chart-qa", "doc-qa", "info-qa", "ai2d", "a-okvqa", "science-qa-img",
        "tabmwp", "st-qa", "tally-qa", "mantis-llava-665k-multi", "mantis-nlvr2", "mantis-spot-the-diff", "dv-qa",
-       "figure-qa", "plot-qa", "cosyn-400k")
+       "figure-qa", "plot-qa", "cosyn-400k",
+       # academic tracking (TRACKING_MIXTURE)
+       "mevis", "ref-yt-vos", "ref-davis17", "burst", "lv-vis", "yt-vis", "vicas", "revos", "moca", "lvosv1", "lvosv2",
+       "lasot", "uwcot", "webuot", "latot", "tnl2k", "tnllt", "webuav", "got10k", "vasttrack", "trackingnet")
 STAGES: dict[str, tuple[str, ...]] = {
     "pretraining": PRETRAINING,
     "sft": SFT,

@@ -148,7 +148,7 @@ def molmo2_sft() -> Mixture:
             *(_m("molmo2-synmultiimageqa", f"cosyn_multidoc_{t}_exp", options={"config": t, "with_explanation": True})
               for t in ("chart", "chemical", "diagram", "doc", "music", "table")),
         )),
-        Group("tracking", 0.15, (_m("molmo2-videotrack", "molmo2_video_track", loss_weight=0.2),)),
+        Group("tracking", 0.15, tracking_members()),
         Group("video_pointing", 0.15, (
             _m("molmo2-videopoint", "vixmo_points_minmax_0_5", size=1, multiplier=0.4, loss_weight=0.2,
                options={"min_count": 0, "max_count": 5}),
@@ -173,11 +173,52 @@ def molmo2_sft() -> Mixture:
 # Official members that the catalog does not have (reported by ``absent_official_members``).
 OFFICIAL_ABSENT = {
     "molmo2-sft": ["VIDEO_ACADEMIC_DATASETS (tgif, tvqa_with_sub, perception_test, nextqa_mc, ...)",
-                   "academic tracking sets (mevis, ref_yt_vos, lv_vis, vicas, revos, burst, ...)",
+                   "molmo2_video_track_ground, molmo2_video_single_point_track (molmo2-track-instruction)",
                    "academic_points_clip_63s_2fps (molmo2-academic-video-points)"],
     "molmo2-pretrain": [],
 }
 OFFICIAL_ABSENT["molmo2-long-context"] = OFFICIAL_ABSENT["molmo2-sft"]
+
+
+# TRACKING_MIXTURE (MIXTURES.md §3): sub-group weight w -> members; (name, N) = virtual size N. Member
+# weight = sqrt(size) * w / 1.11 (1.11 = the sum of the sub-group weights), normalised over the group.
+TRACKING_SUBGROUPS: tuple[tuple[str, float, tuple[Any, ...]], ...] = (
+    ("track", 0.40, ("mevis_track", "ref_yt_vos_track", "lv_vis_track", ("vicas_track", 30000), "revos_track",
+                     "molmo2_video_track")),
+    ("track_dist_tail", 0.05, ("burst_track", "ref_davis17_track", "yt_vis_track", "moca_track")),
+    ("ground", 0.20, ("mevis_ground", "lv_vis_ground", ("vicas_ground", 30000), "revos_ground",
+                      "molmo2_video_track_ground")),
+    ("ground_dist_tail", 0.01, ("burst_ground", "moca_ground")),
+    ("single_point_track", 0.15, ("mevis_single_point_track", "lv_vis_single_point_track",
+                                  "revos_single_point_track", ("vicas_single_point_track", 30000),
+                                  "molmo2_video_single_point_track")),
+    ("sot_from_bbox", 0.20, tuple(f"{n}_single_point_track" for n in ("webuav", "got10k", "vasttrack", "trackingnet"))),
+    ("sot_from_bbox_dist_tail", 0.10, tuple(f"{n}_single_point_track" for n in (
+        "burst", "lvosv1", "lvosv2", "lasot", "uwcot", "webuot", "latot", "tnl2k", "tnllt"))),
+)
+TRACKING_WEIGHT_SUM = 1.11
+# molmo2-track-instruction configs the catalog stands in for with Molmo2-VideoTrack (track) or lacks
+TRACK_INSTRUCTION = {"molmo2_video_track": "molmo2-videotrack"}
+
+
+def tracking_members() -> tuple[Member, ...]:
+    """The official tracking sub-mixture as flat members: each member's multiplier is its sub-group
+    weight / 1.11, virtual sizes kept; flat loss weight 0.2 (the official tracking message weight)."""
+    from molmo2_data.datasets.registry import variant_of
+
+    out = []
+    for _group, w, names in TRACKING_SUBGROUPS:
+        for entry in names:
+            name, size = entry if isinstance(entry, tuple) else (entry, None)
+            if name in TRACK_INSTRUCTION:
+                dataset, options = TRACK_INSTRUCTION[name], {}
+            elif (v := variant_of(name)) is not None:
+                dataset, options = v
+            else:  # molmo2-track-instruction ground / single-point configs: not in the catalog
+                continue
+            out.append(_m(dataset, name, size=size, multiplier=w / TRACKING_WEIGHT_SUM, loss_weight=0.2,
+                          options=dict(options)))
+    return tuple(out)
 
 
 def seed_pretraining() -> Mixture:

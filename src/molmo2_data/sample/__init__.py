@@ -48,6 +48,7 @@ def _load_writers() -> None:
         academic_rrc_sets,
         image_sets,
         multi_image_sets,
+        tracking_sets,
         video_point_sets,
         video_sets,
     )

@@ -1,0 +1,28 @@
+"""Published-schema records of the academic tracking mirrors (see :mod:`.published`): the columns the
+official tracking loader reads (``olmo/data/academic_video_track_datasets.py``); cards not readable
+here, revision not pinned."""
+
+from __future__ import annotations
+
+from molmo2_data.datasets.schema_record import PublishedSchema
+
+COLUMNS = {"id": "string", "video": "string", "expression": "string", "mask_id": "list<item: string>",
+           "frame_trajectories": "list<item: struct<frame: int64, time: double, points: list<item: struct<id: "
+                                 "string, point: list<item: double>, occluded: bool>>>>",
+           "sampling_fps": "int64", "width": "int64", "height": "int64", "fps": "double"}
+NOTE = "videos: the source benchmark's frames/videos encoded to mp4 at media/videos/tracking/{}/ (licence of the source)"
+
+
+def _records() -> dict[str, PublishedSchema]:
+    from molmo2_data.datasets.academic_tracking import MOT_SETS, SOT_SETS
+
+    out = {}
+    for name, set_name, repo, tasks, splits in MOT_SETS:
+        out[name] = PublishedSchema(repo, f"columns the official loader reads (revision not pinned); configs "
+                                          f"{', '.join(tasks)}; splits {' / '.join(dict.fromkeys(splits.values()))}",
+                                    COLUMNS, notes=NOTE.format(set_name))
+    for name, set_name in SOT_SETS:
+        out[name] = PublishedSchema("allenai/molmo2-single-object-track",
+                                    f"columns the official loader reads (revision not pinned); config {set_name}; "
+                                    "split train", COLUMNS, notes=NOTE.format(set_name))
+    return out
