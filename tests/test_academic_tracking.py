@@ -25,7 +25,7 @@ from molmo2_data.sample import load_truth, write_sample
 from molmo2_data.sample.draw import pixel_color_name
 from molmo2_data.tables import read_table, write_table
 
-NAMES = [m[0] for m in MOT_SETS] + [s[0] for s in SOT_SETS]
+NAMES = [m[0] for m in MOT_SETS] + [s[0] for s in SOT_SETS] + ["molmo2-track-instruction"]
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,9 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ("mevis_track", "video_point_track_per_frame", 24), ("mevis_ground", "video_point_ground_start_end", 24),
     ("mevis_single_point_track", "video_single_point_track_per_frame", 29),
     ("lasot_single_point_track", "video_single_point_track_per_frame", 29),
-    ("moca_ground", "video_point_ground_start_end", 24)])
+    ("moca_ground", "video_point_ground_start_end", 24),
+    ("molmo2_video_track", "video_point_track_per_frame", 24),
+    ("molmo2_video_single_point_track", "video_single_point_track_per_frame", 29)])
 def test_points_are_on_the_objects_in_decoded_frames(root: Path, official: str, style: str, n: int) -> None:
     ds = get_dataset(official, root=root)
     assert len(ds) == n >= 20 and not ds.skipped
@@ -114,3 +116,16 @@ def test_tracking_submixture_weights(sample_root: Path) -> None:
     assert rates["vicas_track"] / rates["mevis_track"] == pytest.approx(math.sqrt(30000) / math.sqrt(lengths["mevis_track"]), rel=1e-3)  # rates: 6 decimals
     assert rates["lasot_single_point_track"] / rates["mevis_track"] == pytest.approx(
         0.10 * math.sqrt(lengths["lasot_single_point_track"]) / (0.40 * math.sqrt(lengths["mevis_track"])), rel=1e-3)
+
+
+def test_track_instruction_clips_by_source(root: Path) -> None:
+    ds = get_dataset("molmo2_video_track_ground", root=root)
+    ex = ds.example(0)
+    assert ex.video.path.endswith(".mp4") and "/tracking/mose/" in ex.video.path
+    from molmo2_data.datasets import dataset_class
+
+    cls = dataset_class("molmo2-track-instruction")
+    table = read_table(paths.table_path("molmo2-track-instruction", "track", "train", root))
+    needs = cls.video_needs(table)
+    assert len(needs) == 12 and all(src == "tracking" and v.split("/")[0] in ("mose", "sav", "sportsmot", "dancetrack")
+                                    for src, v in needs)

@@ -70,6 +70,10 @@ class AcademicTrack(VideoTableDataset):
     def video_needs(cls, table: pa.Table) -> list[tuple[str, str]]:
         return sorted({("tracking", f"{cls.SET}/{v}") for v in pc.unique(table.column("video")).to_pylist() if v})
 
+    def video_ids(self, table: pa.Table) -> pa.ChunkedArray:
+        """Per row, the video's id under media/videos/tracking/."""
+        return pc.binary_join_element_wise(pa.scalar(self.SET), table.column("video"), "/")
+
     def build_index(self, table: pa.Table) -> dict[str, np.ndarray]:
         keep = np.ones(table.num_rows, dtype=bool)
         fps = pc.fill_null(pc.cast(table.column("fps"), pa.float64()), 0).to_numpy(zero_copy_only=False)
@@ -78,8 +82,7 @@ class AcademicTrack(VideoTableDataset):
         keep = self.drop(keep, ~usable, "fps not divisible by sampling_fps (or not positive)")
         n = pc.fill_null(pc.list_value_length(table.column("frame_trajectories")), 0).to_numpy(zero_copy_only=False)
         keep = self.drop(keep, n == 0, "no annotated frames")
-        ids = pc.binary_join_element_wise(pa.scalar(self.SET), table.column("video"), "/")
-        video = self.resolve(ids, VideoFinder(["tracking"], self.root))
+        video = self.resolve(self.video_ids(table), VideoFinder(["tracking"], self.root))
         return self.grouped_index(np.arange(table.num_rows, dtype=np.int64), keep, video)
 
     def build_example(self, rows: np.ndarray, group: int, rng: np.random.RandomState) -> Example:
@@ -146,6 +149,40 @@ MOT_SETS = (
 SOT_SETS = (("lvosv1", "lvosv1"), ("lvosv2", "lvosv2"), ("lasot", "lasot"), ("uwcot", "uwcot"), ("webuot", "webuot"),
             ("latot", "latot"), ("tnl2k", "tnl2k"), ("tnllt", "tnnlt"), ("webuav", "webuav"), ("got10k", "got10k"),
             ("vasttrack", "vasttrack"), ("trackingnet", "trackingnet"))
+
+
+@register_dataset("molmo2-track-instruction", aliases=("molmo2_track_instruction",))
+class Molmo2TrackInstruction(AcademicTrack):
+    """Molmo2's own tracking training data with precomputed frame trajectories
+    (allenai/molmo2-track-instruction; configs track / ground / single_point_track; split train): the
+    academic layout plus ``video_dataset`` (the source: mose, sav, sportsmot, ...), ``clip``,
+    ``start_frame`` / ``end_frame``. Clips live at ``media/videos/tracking/<video_dataset>/<clip>.mp4``,
+    the same files as Molmo2-VideoTrack's (the raw annotations the official code downloads videos
+    with). Official names ``molmo2_video_track``, ``molmo2_video_track_ground``,
+    ``molmo2_video_single_point_track``."""
+
+    NAME = "molmo2-track-instruction"
+    HF_PATH = "allenai/molmo2-track-instruction"
+    TASKS = ("track", "ground", "single_point_track")
+    CONFIGS = TASKS
+    SPLITS = {"train": "train"}
+    COLUMNS = {**AcademicTrack.COLUMNS, "video_dataset": is_string, "clip": is_string}
+
+    @staticmethod
+    def _ids(table: pa.Table) -> pa.ChunkedArray:
+        return pc.binary_join_element_wise(pc.fill_null(table.column("video_dataset"), ""), table.column("clip"), "/")
+
+    @classmethod
+    def video_needs(cls, table: pa.Table) -> list[tuple[str, str]]:
+        return sorted({("tracking", v) for v in pc.unique(cls._ids(table).combine_chunks()).to_pylist() if v})
+
+    def video_ids(self, table: pa.Table) -> pa.ChunkedArray:
+        return self._ids(table)
+
+
+for _task, _official in (("track", "molmo2_video_track"), ("ground", "molmo2_video_track_ground"),
+                         ("single_point_track", "molmo2_video_single_point_track")):
+    register_variant(_official, "molmo2-track-instruction", task=_task)
 
 
 def official_name(catalog: str, task: str) -> str:

@@ -25,4 +25,9 @@ def _records() -> dict[str, PublishedSchema]:
         out[name] = PublishedSchema("allenai/molmo2-single-object-track",
                                     f"columns the official loader reads (revision not pinned); config {set_name}; "
                                     "split train", COLUMNS, notes=NOTE.format(set_name))
+    out["molmo2-track-instruction"] = PublishedSchema(
+        "allenai/molmo2-track-instruction", "columns the official loader reads (revision not pinned); configs "
+        "track, ground, single_point_track; split train",
+        {**COLUMNS, "video_dataset": "string", "clip": "string", "start_frame": "int64", "end_frame": "int64"},
+        notes="clips: media/videos/tracking/<video_dataset>/<clip>.mp4, shared with Molmo2-VideoTrack")
     return out

@@ -39,7 +39,8 @@ SFT = ("molmo2-cap", "molmo2-videocapqa", "molmo2-videosubtitleqa", "molmo2-askm
        "figure-qa", "plot-qa", "cosyn-400k",
        # academic tracking (TRACKING_MIXTURE)
        "mevis", "ref-yt-vos", "ref-davis17", "burst", "lv-vis", "yt-vis", "vicas", "revos", "moca", "lvosv1", "lvosv2",
-       "lasot", "uwcot", "webuot", "latot", "tnl2k", "tnllt", "webuav", "got10k", "vasttrack", "trackingnet")
+       "lasot", "uwcot", "webuot", "latot", "tnl2k", "tnllt", "webuav", "got10k", "vasttrack", "trackingnet",
+       "molmo2-track-instruction")
 STAGES: dict[str, tuple[str, ...]] = {
     "pretraining": PRETRAINING,
     "sft": SFT,

@@ -101,10 +101,6 @@ def molmo2_pretrain() -> Mixture:
     ))
 
 
-_TRACKING_NOTE = ("molmo2_video_track* are molmo2-track-instruction configs; the catalog has their source "
-                  "Molmo2-VideoTrack, used in their place")
-
-
 def molmo2_sft() -> Mixture:
     """Official SFT mixture ``molmo2`` (MIXTURES.md §3), restricted to catalog datasets. Academic image
     and video sets are not in the catalog and are reported absent."""
@@ -167,13 +163,12 @@ def molmo2_sft() -> Mixture:
         )),
         Group("nlp", 0.0995, (_m("molmo2-tulu4", "tulu4", options={"max_first_message_tokens": 4096}),)),
         Group("hardcodes", 0.0005, (_m("molmo2-hardcodes", "molmo2_hardcodes"),)),
-    ), note=_TRACKING_NOTE)
+    ))
 
 
 # Official members that the catalog does not have (reported by ``absent_official_members``).
 OFFICIAL_ABSENT = {
     "molmo2-sft": ["VIDEO_ACADEMIC_DATASETS (tgif, tvqa_with_sub, perception_test, nextqa_mc, ...)",
-                   "molmo2_video_track_ground, molmo2_video_single_point_track (molmo2-track-instruction)",
                    "academic_points_clip_63s_2fps (molmo2-academic-video-points)"],
     "molmo2-pretrain": [],
 }
@@ -197,8 +192,6 @@ TRACKING_SUBGROUPS: tuple[tuple[str, float, tuple[Any, ...]], ...] = (
         "burst", "lvosv1", "lvosv2", "lasot", "uwcot", "webuot", "latot", "tnl2k", "tnllt"))),
 )
 TRACKING_WEIGHT_SUM = 1.11
-# molmo2-track-instruction configs the catalog stands in for with Molmo2-VideoTrack (track) or lacks
-TRACK_INSTRUCTION = {"molmo2_video_track": "molmo2-videotrack"}
 
 
 def tracking_members() -> tuple[Member, ...]:
@@ -210,12 +203,10 @@ def tracking_members() -> tuple[Member, ...]:
     for _group, w, names in TRACKING_SUBGROUPS:
         for entry in names:
             name, size = entry if isinstance(entry, tuple) else (entry, None)
-            if name in TRACK_INSTRUCTION:
-                dataset, options = TRACK_INSTRUCTION[name], {}
-            elif (v := variant_of(name)) is not None:
-                dataset, options = v
-            else:  # molmo2-track-instruction ground / single-point configs: not in the catalog
-                continue
+            variant = variant_of(name)
+            if variant is None:  # pragma: no cover - every official tracking name is registered
+                raise ConfigError(f"tracking mixture: {name!r} is not a registered official name")
+            dataset, options = variant
             out.append(_m(dataset, name, size=size, multiplier=w / TRACKING_WEIGHT_SUM, loss_weight=0.2,
                           options=dict(options)))
     return tuple(out)

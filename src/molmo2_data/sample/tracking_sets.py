@@ -6,6 +6,7 @@ drawn centres on the annotated frames."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -33,14 +34,22 @@ def _pool(ctx: SampleContext) -> list[Scene]:
                                          VIDEO_FPS * 3)) for i in range(N_SCENES)]
 
 
+def _hard_link(src: Path, dest: Path) -> None:
+    """``dest`` becomes a hard link of ``src`` (atomically; nothing to do when it already is one: a
+    rename between two links of one file would be a no-op and leave the temp name behind)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.exists() and os.path.samefile(src, dest):
+        return
+    tmp = dest.with_name(dest.name + f".{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    os.link(src, tmp)
+    os.replace(tmp, dest)
+
+
 def _link(ctx: SampleContext, scene: Scene, set_name: str) -> str:
     """Hard-link a pool video into the set's folder; returns the row's ``video`` value (no extension)."""
     videos = paths.data_root(ctx.root) / "media" / "videos"
-    dest = videos / "tracking" / set_name / f"{scene.video_id}.mp4"
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(dest.name + f".{os.getpid()}.tmp")
-    os.link(videos / scene.rel_path, tmp)
-    os.replace(tmp, dest)
+    _hard_link(videos / scene.rel_path, videos / "tracking" / set_name / f"{scene.video_id}.mp4")
     return scene.video_id
 
 
@@ -113,3 +122,39 @@ for _name, _set, _repo, _tasks, _splits in MOT_SETS:
     _mot_writer(_name, _set, _tasks, _splits)
 for _name, _set in SOT_SETS:
     _sot_writer(_name, _set)
+
+
+INSTRUCTION_SCHEMA = pa.schema([*SCHEMA, pa.field("video_dataset", pa.string()), pa.field("clip", pa.string()),
+                                pa.field("start_frame", pa.int64()), pa.field("end_frame", pa.int64())])
+INSTRUCTION_SOURCES = ("mose", "sav", "sportsmot", "dancetrack")
+
+
+@sample_writer("molmo2-track-instruction")
+def write_track_instruction(ctx: SampleContext) -> None:
+    """allenai/molmo2-track-instruction: the academic layout plus the source (``video_dataset``), the
+    ``clip`` (file media/videos/tracking/<source>/<clip>.mp4) and its frame bounds in the full video."""
+    scenes = ctx.shared("academic-tracking-pool", _pool)
+    videos = paths.data_root(ctx.root) / "media" / "videos"
+    for task in ("track", "ground", "single_point_track"):
+        rows: list[dict] = []
+        for i, scene in enumerate(scenes):
+            source = INSTRUCTION_SOURCES[i % len(INSTRUCTION_SOURCES)]
+            start = 30 + 5 * i
+            clip = f"{scene.video_id}_{start}_{start + scene.n_frames - 1}"
+            _hard_link(videos / scene.rel_path, videos / "tracking" / source / f"{clip}.mp4")
+            if task == "single_point_track":
+                groups = [[j] for j in range(len(scene.objects))]
+            else:
+                kinds: dict[str, list[int]] = {}
+                for j, o in enumerate(scene.objects):
+                    kinds.setdefault(o.label, []).append(j)
+                groups = list(kinds.values())
+            for r in _rows(scene, scene.video_id, groups, lambda ids, s=scene: _expression(s, ids), 1 + i % 2):
+                r.update(video_dataset=source, clip=clip, start_frame=start, end_frame=start + scene.n_frames - 1)
+                objs = [scene.objects[int(x.rsplit("_", 1)[1])].to_json() for x in r["mask_id"]]
+                ctx.record_truth("molmo2-track-instruction", f"{task}/train/{r['id']}",
+                                 {"video": clip, "path": f"tracking/{source}/{clip}.mp4", "objects": objs,
+                                  "fps": VIDEO_FPS})
+                rows.append(r)
+        table = pa.table({f.name: [r[f.name] for r in rows] for f in INSTRUCTION_SCHEMA}, schema=INSTRUCTION_SCHEMA)
+        ctx.write_table("molmo2-track-instruction", "train", table, config=task)
