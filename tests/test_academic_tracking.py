@@ -129,3 +129,41 @@ def test_track_instruction_clips_by_source(root: Path) -> None:
     needs = cls.video_needs(table)
     assert len(needs) == 12 and all(src == "tracking" and v.split("/")[0] in ("mose", "sav", "sportsmot", "dancetrack")
                                     for src, v in needs)
+
+
+def test_frame_folder_videos(root: Path, tmp_path: Path) -> None:
+    """A benchmark shipped as JPEG frame folders (tracking/<set>/<video>/00000.jpg ...) reads as a video at
+    the source's fps without re-encoding: frame i at i / fps, and the annotated points sit on the objects."""
+    import shutil
+
+    from PIL import Image
+
+    from molmo2_data.media.video import probe_video
+
+    shutil.copytree(root / "tables" / "yt-vis", tmp_path / "tables" / "yt-vis")
+    videos = root / "media" / "videos" / "tracking" / "yt-vis"
+    for mp4 in sorted(videos.glob("*.mp4"))[:6]:  # half the videos become frame folders, the rest stay files
+        n = probe_video(mp4).num_frames
+        frames, _ = read_frames_at(mp4, np.arange(n) / 6 + 1e-3)
+        folder = tmp_path / "media" / "videos" / "tracking" / "yt-vis" / mp4.stem
+        folder.mkdir(parents=True)
+        for i, f in enumerate(frames):
+            Image.fromarray(f).save(folder / f"{i}.jpg", quality=95)  # natural order: 2.jpg before 10.jpg
+    for mp4 in sorted(videos.glob("*.mp4"))[6:]:
+        shutil.copy(mp4, tmp_path / "media" / "videos" / "tracking" / "yt-vis" / mp4.name)
+    ds = get_dataset("yt_vis_track", root=tmp_path)
+    assert len(ds) == len(get_dataset("yt_vis_track", root=root)) and not ds.skipped
+    folders = 0
+    for i in range(len(ds)):
+        ex = ds.example(i)
+        (tr,) = ex.annotations
+        if not ex.video.frames:
+            continue
+        folders += 1
+        assert ex.video.frame_times == tuple(k / 6 for k in range(len(ex.video.frames)))
+        assert [Path(f.path).name for f in ex.video.frames][:12] == [f"{k}.jpg" for k in range(12)]
+        t = load_truth("yt-vis", root)[f"track/train/{ex.metadata.source_ids['id']}"]
+        for (x, y), k, oid in zip(tr.points, tr.frame_index, tr.object_ids, strict=True):
+            frame = ex.video.frames[int(round(tr.timestamps[k] * 6))].load()
+            assert pixel_color_name(frame[int(round(y)), int(round(x))]) == t["objects"][oid]["color"]
+    assert folders >= 6

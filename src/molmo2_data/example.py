@@ -148,6 +148,18 @@ class VideoRef:
                 raise SchemaError("frame_times must be finite, non-negative and strictly increasing seconds")
         return cls(path=name, frames=refs, frame_times=times)
 
+    @classmethod
+    def from_frame_folder(cls, folder: str | Path, fps: float, source: str | None = None) -> VideoRef:
+        """A video stored as a folder of still frames (the JPEG sequences of tracking benchmarks): the
+        images in natural name order, frame i at i / ``fps`` (the source's frame rate); nothing is
+        re-encoded, and only the frames a sampler picks are ever decoded."""
+        folder = Path(folder)
+        names = frame_folder_names(folder)
+        if not names:
+            raise SchemaError(f"{folder}: no .jpg/.jpeg/.png frames")
+        ref = cls.from_frames([str(folder / n) for n in names], fps=fps, name=str(folder))
+        return dataclasses.replace(ref, source=source)
+
     def __post_init__(self) -> None:
         if not isinstance(self.path, str) or not self.path:
             raise SchemaError(f"VideoRef needs a file path, got {self.path!r}")
@@ -301,6 +313,21 @@ def as_example(obj: Example | Mapping[str, Any], dataset: str = "custom", split:
         video=video,
         weight=obj.get("weight"),
     )
+
+
+FRAME_EXTENSIONS = (".jpg", ".jpeg", ".png")
+
+
+def frame_folder_names(folder: str | Path) -> list[str]:
+    """Image file names of a frame folder in natural order ("2.jpg" before "10.jpg")."""
+    import os
+    import re
+
+    try:
+        names = [n for n in os.listdir(folder) if n.lower().endswith(FRAME_EXTENSIONS)]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return sorted(names, key=lambda n: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", n)])
 
 
 def _image_ref(item: Any) -> ImageRef:

@@ -12,6 +12,7 @@ cards are not readable here). Videos live under ``media/videos/tracking/<set>/<v
 
 from __future__ import annotations
 
+import os
 from typing import Any, ClassVar
 
 import numpy as np
@@ -82,8 +83,29 @@ class AcademicTrack(VideoTableDataset):
         keep = self.drop(keep, ~usable, "fps not divisible by sampling_fps (or not positive)")
         n = pc.fill_null(pc.list_value_length(table.column("frame_trajectories")), 0).to_numpy(zero_copy_only=False)
         keep = self.drop(keep, n == 0, "no annotated frames")
-        video = self.resolve(self.video_ids(table), VideoFinder(["tracking"], self.root))
+        ids = self.video_ids(table)
+        video = self.resolve(ids, VideoFinder(["tracking"], self.root))
+        video = self.frame_folders(ids, video)
         return self.grouped_index(np.arange(table.num_rows, dtype=np.int64), keep, video)
+
+    def frame_folders(self, ids: pa.ChunkedArray, video: np.ndarray) -> np.ndarray:
+        """Rows without a video file whose id names a folder of frames (tracking/<set>/<video>/*.jpg):
+        that folder, relative to media/videos, read as a video without re-encoding."""
+        from molmo2_data.example import frame_folder_names
+
+        values = ids.to_pylist()
+        top = self.videos_root()
+        out = video.copy()
+        seen: dict[str, str] = {}
+        for i in np.nonzero(out == "")[0]:
+            v = values[i]
+            if not v:
+                continue
+            if v not in seen:
+                rel = os.path.join("tracking", v)
+                seen[v] = rel if frame_folder_names(os.path.join(top, rel)) else ""
+            out[i] = seen[v]
+        return out
 
     def build_example(self, rows: np.ndarray, group: int, rng: np.random.RandomState) -> Example:
         r = self.row_dicts(rows)[0]
@@ -92,7 +114,12 @@ class AcademicTrack(VideoTableDataset):
         meta = self.metadata(rows, id=r["id"], video=r["video"])
         meta.extra.update({"task": self.task, "video_fps": float(r["fps"]), "sampling_fps": float(r["sampling_fps"]),
                            "candidate_sampling_fps": candidate_sampling_fps(r["fps"], r["sampling_fps"])})
-        return anns.example(meta, video=VideoRef(self.video_file(group), source=r["video"]))
+        path = self.video_file(group)
+        if os.path.isdir(path):
+            video = VideoRef.from_frame_folder(path, fps=float(r["fps"]), source=r["video"])
+        else:
+            video = VideoRef(path, source=r["video"])
+        return anns.example(meta, video=video)
 
 
 def track_of_trajectories(r: dict[str, Any], style: str) -> Track:
