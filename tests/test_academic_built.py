@@ -157,3 +157,16 @@ def test_malformed_rows_are_counted(root: Path, tmp_path: Path) -> None:
     assert len(ds) == 17 and dict(ds.skipped) == {"question/answer count mismatch": 1, "no questions": 1,
                                                    "image bytes missing": 1}
     shutil.rmtree(folder)
+
+
+def test_image_bytes_check_is_chunkwise() -> None:
+    """The bytes check never merges a column's chunks (a merge of > 2 GB of images would overflow the
+    binary offsets): per chunk, null and empty bytes are missing."""
+    from molmo2_data.datasets.pixmo import _has_bytes
+
+    image = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
+    a = pa.array([{"bytes": b"x", "path": "a"}, {"bytes": None, "path": "b"}], image)
+    b = pa.array([{"bytes": b"", "path": "c"}, {"bytes": b"yz", "path": "d"}, None], image)
+    table = pa.Table.from_batches([pa.record_batch([a], names=["image"]), pa.record_batch([b], names=["image"])])
+    assert table.column("image").num_chunks == 2
+    assert _has_bytes(table, "image").tolist() == [True, False, False, True, False]

@@ -144,9 +144,13 @@ def _embedded_bytes(table: pa.Table, column: str) -> pa.Array:
 
 
 def _has_bytes(table: pa.Table, column: str) -> np.ndarray:
-    data = _embedded_bytes(table, column)
-    ok = pc.fill_null(pc.greater(pc.binary_length(data), 0), False)
-    return ok.to_numpy(zero_copy_only=False)
+    """Per row: does the image struct hold non-empty bytes? Computed chunk by chunk: merging the chunks
+    of a column with more than 2 GB of images would overflow the binary offsets."""
+    col = table.column(column)
+    chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
+    parts = [pc.fill_null(pc.greater(pc.binary_length(pc.struct_field(c, "bytes")), 0), False)
+             .to_numpy(zero_copy_only=False) for c in chunks]
+    return np.concatenate(parts).astype(bool) if parts else np.zeros(0, dtype=bool)
 
 
 def is_image_struct(t: pa.DataType) -> bool:
