@@ -16,11 +16,10 @@ from typing import ClassVar
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from molmo2_data import paths
 from molmo2_data.datasets.base import TableDataset
-from molmo2_data.datasets.media_store import list_names, unique_with_inverse
+from molmo2_data.datasets.media_store import all_present, list_names, unique_with_inverse
 from molmo2_data.example import ImageRef
 
 
@@ -46,12 +45,7 @@ def rows_with_files(column: pa.ChunkedArray | pa.Array, base: Path) -> np.ndarra
         column = column.combine_chunks()
     if not (pa.types.is_list(column.type) or pa.types.is_large_list(column.type)):
         return present_paths(column, base)
-    flat = pc.list_flatten(column)
-    parent = pc.list_parent_indices(column).to_numpy(zero_copy_only=False)
-    ok = present_paths(flat, base)
-    missing = np.bincount(parent[~ok], minlength=len(column))
-    lengths = pc.fill_null(pc.list_value_length(column), 0).to_numpy(zero_copy_only=False)
-    return (missing == 0) & (lengths > 0)
+    return all_present(column, lambda flat: present_paths(flat, base))
 
 
 class LocalImageDataset(TableDataset):

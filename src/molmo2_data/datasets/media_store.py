@@ -7,7 +7,7 @@ directory, not one ``stat`` per row), so building the index of a million-row tab
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from pathlib import Path
 
@@ -50,16 +50,21 @@ def url_images_present(urls: pa.Array | pa.ChunkedArray, root: str | os.PathLike
     return out & ~np.asarray(pc.is_null(urls).to_numpy(zero_copy_only=False), dtype=bool)
 
 
+def all_present(lists: pa.ChunkedArray | pa.Array, present: Callable[[pa.Array], np.ndarray]) -> np.ndarray:
+    """Per row of a ``list<str>`` column: are ALL its items present (``present`` judges the flattened
+    items) and is the list non-empty?"""
+    if isinstance(lists, pa.ChunkedArray):
+        lists = lists.combine_chunks()
+    parent = pc.list_parent_indices(lists).to_numpy(zero_copy_only=False)
+    ok_flat = present(pc.list_flatten(lists))
+    missing = np.bincount(parent[~ok_flat], minlength=len(lists))
+    lengths = pc.fill_null(pc.list_value_length(lists), 0).to_numpy(zero_copy_only=False)
+    return (missing == 0) & (lengths > 0)
+
+
 def url_lists_present(url_lists: pa.ChunkedArray | pa.Array, root: str | os.PathLike | None = None) -> np.ndarray:
     """Per row of a ``list<str>`` column: are ALL its images present (and is the list non-empty)?"""
-    if isinstance(url_lists, pa.ChunkedArray):
-        url_lists = url_lists.combine_chunks()
-    flat = pc.list_flatten(url_lists)
-    parent = pc.list_parent_indices(url_lists).to_numpy(zero_copy_only=False)
-    ok_flat = url_images_present(flat, root)
-    missing = np.bincount(parent[~ok_flat], minlength=len(url_lists))
-    lengths = pc.fill_null(pc.list_value_length(url_lists), 0).to_numpy(zero_copy_only=False)
-    return (missing == 0) & (lengths > 0)
+    return all_present(url_lists, lambda flat: url_images_present(flat, root))
 
 
 @lru_cache(maxsize=64)

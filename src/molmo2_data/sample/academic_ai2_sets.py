@@ -23,9 +23,7 @@ SIDE = (192, 144)
 
 
 def _put_file(root: Path, rel: str, data: bytes) -> None:
-    dest = paths.files_dir(root) / rel
-    with atomic.atomic_path(dest) as tmp:
-        tmp.write_bytes(data)
+    atomic.write_bytes(paths.files_dir(root) / rel, data)
 
 
 def _scene(ctx: SampleContext, rng: np.random.RandomState, rel: str) -> list:

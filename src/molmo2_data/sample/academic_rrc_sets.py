@@ -5,7 +5,6 @@ the challenge JSON files and PNG pictures in ``manual/<name>/``, then imported b
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -19,11 +18,6 @@ from molmo2_data.sample.academic_ai2_sets import WORDS
 from molmo2_data.sample.context import SampleContext
 from molmo2_data.sample.draw import BACKGROUNDS, TextItem, draw_text, render_bar_chart, render_document
 from molmo2_data.sample.image_sets import _chart_qa, _document_qa
-
-
-def _put(path: Path, data: bytes) -> None:
-    with atomic.atomic_path(path) as tmp:
-        tmp.write_bytes(data)
 
 
 def _import(ctx: SampleContext, name: str) -> None:
@@ -45,7 +39,7 @@ def write_info_qa(ctx: SampleContext) -> None:
             img, truth = (render_bar_chart if p % 2 == 0 else render_document)(rng)
             qas = (_chart_qa if p % 2 == 0 else _document_qa)(truth)
             name = f"{split}_{p:04d}.png"
-            _put(base / "images" / name, encode_png(img))
+            atomic.write_bytes(base / "images" / name, encode_png(img))
             for q, a in qas[:3]:
                 qid += 1
                 row = {"questionId": qid, "question": q, "image_local_name": name,
@@ -55,7 +49,7 @@ def write_info_qa(ctx: SampleContext) -> None:
                 data.append(row)
                 ctx.record_truth("info-qa", qid, {"image": name, "question": q, "answer": a, "truth": truth})
         file = dataset_class("info-qa").MANUAL.files[split]
-        _put(base / file, json.dumps({"dataset_name": "infographicsVQA", "dataset_split": split,
+        atomic.write_bytes(base / file, json.dumps({"dataset_name": "infographicsVQA", "dataset_split": split,
                                       "dataset_version": "1.0", "data": data}).encode())
     _import(ctx, "info-qa")
 
@@ -89,7 +83,7 @@ def write_st_qa(ctx: SampleContext) -> None:
         word = WORDS[p % len(WORDS)]
         img, item = _sign(rng, word)
         rel = f"coco-text/st_{p:04d}.png"
-        _put(base / rel, encode_png(img))
+        atomic.write_bytes(base / rel, encode_png(img))
         pictures.append((rel, word, item))
     for split, n in (("train", 1024 + 40), ("test", 12)):
         data = []
@@ -103,6 +97,6 @@ def write_st_qa(ctx: SampleContext) -> None:
                 row["answers"] = [word, word.lower()]
                 ctx.record_truth("st-qa", int(ids[k]), {"image": rel, "answer": word, "text": item})
             data.append(row)
-        _put(base / dataset_class("st-qa").MANUAL.files[split],
+        atomic.write_bytes(base / dataset_class("st-qa").MANUAL.files[split],
              json.dumps({"dataset_name": "ST-VQA", "task": 3, "data": data}).encode())
     _import(ctx, "st-qa")

@@ -69,6 +69,16 @@ def _rows(scene: Scene, video: str, groups: list[list[int]], label: Any, samplin
     return out
 
 
+def _groups(scene: Scene, single: bool) -> list[list[int]]:
+    """Objects per row: one each (single-point tracks), else every object of a kind together."""
+    if single:
+        return [[j] for j in range(len(scene.objects))]
+    kinds: dict[str, list[int]] = {}
+    for j, o in enumerate(scene.objects):
+        kinds.setdefault(o.label, []).append(j)
+    return list(kinds.values())
+
+
 def _expression(scene: Scene, ids: list[int]) -> str:
     o = scene.objects[ids[0]]
     return f"the {o.label}" if len(ids) == 1 else f"all {len(ids)} {o.color} {o.shape}s"
@@ -84,14 +94,7 @@ def _write_set(ctx: SampleContext, name: str, set_name: str, tables: dict[str, l
             single = sot or config == "single_point_track"
             rows: list[dict] = []
             for i, (scene, video) in enumerate(zip(scenes, videos, strict=True)):
-                if single:
-                    groups = [[j] for j in range(len(scene.objects))]
-                else:
-                    kinds: dict[str, list[int]] = {}
-                    for j, o in enumerate(scene.objects):
-                        kinds.setdefault(o.label, []).append(j)
-                    groups = list(kinds.values())
-                new = _rows(scene, video, groups, lambda ids, s=scene: _expression(s, ids), 1 + i % 2)
+                new = _rows(scene, video, _groups(scene, single), lambda ids, s=scene: _expression(s, ids), 1 + i % 2)
                 for r in new:
                     objs = [scene.objects[int(x.rsplit("_", 1)[1])].to_json() for x in r["mask_id"]]
                     ctx.record_truth(name, f"{config}/{split}/{r['id']}",
@@ -142,14 +145,7 @@ def write_track_instruction(ctx: SampleContext) -> None:
             start = 30 + 5 * i
             clip = f"{scene.video_id}_{start}_{start + scene.n_frames - 1}"
             _hard_link(videos / scene.rel_path, videos / "tracking" / source / f"{clip}.mp4")
-            if task == "single_point_track":
-                groups = [[j] for j in range(len(scene.objects))]
-            else:
-                kinds: dict[str, list[int]] = {}
-                for j, o in enumerate(scene.objects):
-                    kinds.setdefault(o.label, []).append(j)
-                groups = list(kinds.values())
-            for r in _rows(scene, scene.video_id, groups, lambda ids, s=scene: _expression(s, ids), 1 + i % 2):
+            for r in _rows(scene, scene.video_id, _groups(scene, task == "single_point_track"), lambda ids, s=scene: _expression(s, ids), 1 + i % 2):
                 r.update(video_dataset=source, clip=clip, start_frame=start, end_frame=start + scene.n_frames - 1)
                 objs = [scene.objects[int(x.rsplit("_", 1)[1])].to_json() for x in r["mask_id"]]
                 ctx.record_truth("molmo2-track-instruction", f"{task}/train/{r['id']}",
