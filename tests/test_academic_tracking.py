@@ -167,3 +167,17 @@ def test_frame_folder_videos(root: Path, tmp_path: Path) -> None:
             frame = ex.video.frames[int(round(tr.timestamps[k] * 6))].load()
             assert pixel_color_name(frame[int(round(y)), int(round(x))]) == t["objects"][oid]["color"]
     assert folders >= 6
+
+
+def test_bad_rate_and_frame_values_are_counted_not_raised(root: Path) -> None:
+    from molmo2_data.datasets.base import AnnotationSet
+
+    assert candidate_sampling_fps(float("nan"), 1) == [] and candidate_sampling_fps(6, float("inf")) == []
+    assert candidate_sampling_fps(-6, 1) == [] and candidate_sampling_fps(6, -1) == []
+    row = read_table(paths.table_path("mevis", "track", "train", root)).slice(0, 1).to_pylist()[0]
+    for bad in ({"time": None}, {"time": float("nan")}, {"frame": None}):
+        broken = {**row, "frame_trajectories": [dict(row["frame_trajectories"][0], **bad),
+                                                *row["frame_trajectories"][1:]]}
+        anns = AnnotationSet()
+        assert anns.add(track_of_trajectories, broken, "video_point_track_per_frame") is None
+        assert anns.dropped == {"track: a frame without its index or a finite time": 1}

@@ -128,3 +128,18 @@ def test_hand_fetched_source_instructions_then_import(tmp_path: Path, capsys) ->
     where.write_text("{not json")
     assert run_cli(["--root", str(root), "--datasets", "test-handfetched-qa"]) == 1
     assert "qa.json: not valid JSON" in capsys.readouterr().out
+
+
+def test_unreadable_hand_fetched_files_are_schema_errors(tmp_path: Path) -> None:
+    from molmo2_data.datasets import dataset_class
+    from molmo2_data.download.manual import import_manual
+
+    where = paths.manual_dir("test-handfetched-qa", tmp_path) / "qa.json"
+    where.mkdir(parents=True)  # a folder where the JSON file should be
+    with pytest.raises(SchemaError, match="cannot read .*qa.json: IsADirectoryError"):
+        import_manual("test-handfetched-qa", HandFetchedQA, [("default", "train")], tmp_path, log=lambda _s: None)
+    folder = paths.manual_dir("dv-qa", tmp_path) / "train"
+    folder.mkdir(parents=True)
+    (folder / "data-00000-of-00001.arrow").write_bytes(b"not an arrow stream")
+    with pytest.raises(SchemaError, match="cannot read"):
+        import_manual("dv-qa", dataset_class("dv-qa"), [("default", "train")], tmp_path, log=lambda _s: None)

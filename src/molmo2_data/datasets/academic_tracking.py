@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from molmo2_data.annotations import Track
+from molmo2_data.annotations import Track, invalid
 from molmo2_data.datasets.base import AnnotationSet
 from molmo2_data.datasets.media_store import VideoFinder
 from molmo2_data.datasets.molmo2_video import VideoTableDataset
@@ -40,6 +40,8 @@ TRAJECTORIES = list_of(struct_with({"frame": is_integer, "time": is_number, "poi
 def candidate_sampling_fps(video_fps: float, sampling_fps: float, max_fps: int = MAX_VIDEO_FPS) -> list[int]:
     """The official candidate frame rates: multiples of ``sampling_fps`` up to ``max_fps`` that divide the
     (integer) video fps; empty when the rates are not positive or ``sampling_fps`` does not divide it."""
+    if not (np.isfinite(video_fps) and np.isfinite(sampling_fps)):
+        return []
     v, s = int(video_fps), int(sampling_fps)
     if v <= 0 or s <= 0 or v % s:
         return []
@@ -127,7 +129,12 @@ def track_of_trajectories(r: dict[str, Any], style: str) -> Track:
     is not a key of ``mask_id``, or that is null, is left out as the official loader does; object ids
     are positions in ``mask_id``)."""
     index = {str(k): i for i, k in enumerate(r.get("mask_id") or [])}
-    frames = sorted((f for f in r["frame_trajectories"] or [] if f is not None), key=lambda f: f["frame"])
+    frames = [f for f in r["frame_trajectories"] or [] if f is not None]
+    for f in frames:
+        t = f.get("time")
+        if f.get("frame") is None or t is None or not np.isfinite(float(t)):
+            invalid("track", "a frame without its index or a finite time")
+    frames.sort(key=lambda f: f["frame"])
     times, pts, fidx, oids, occ = [], [], [], [], []
     for k, f in enumerate(frames):
         times.append(float(f["time"]))

@@ -73,7 +73,10 @@ def import_manual(name: str, cls: Any, tables: list[tuple[str, str]], root: Path
         if not refresh and dest.exists() and side.exists() and json.loads(side.read_text()).get("stamp") == stamp:
             out[(config, split)] = "cached"
             continue
-        table = src.convert(f, split)
+        try:
+            table = src.convert(f, split)
+        except (OSError, pa.ArrowException) as e:  # unreadable, or not the format the source uses
+            raise SchemaError(f"{name}: cannot read {f}: {type(e).__name__}: {e}") from e
         with atomic.atomic_path(dest) as tmp:
             write_table(table, tmp)
         side.write_text(json.dumps({"source": str(f), "stamp": stamp, "rows": table.num_rows}))
