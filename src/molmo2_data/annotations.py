@@ -254,10 +254,12 @@ class Caption:
     text: str
     style: str = "long_caption"
     kind: Literal["caption"] = "caption"
+    subject: str | None = None  # the object a video_object_caption is about ({object} of its prompt)
 
     def __post_init__(self) -> None:
         self.text = check_text("caption", "text", self.text)  # type: ignore[assignment]
         self.style = check_style("caption", self.style)
+        self.subject = check_text("caption", "subject", self.subject, optional=True)
 
 
 @dataclass

@@ -15,6 +15,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -218,6 +219,32 @@ def fetch_tables(name: str, repo: str, configs: list[str], splits: list[str], ro
         side.write_text(json.dumps({**source, "rows": rows}, indent=1))
         results.append(TableResult(config, split, dest, rows))
     return results
+
+
+def fetch_files(name: str, repo: str, patterns: tuple[str, ...], dest: Path, revision: str | None = None,
+                quiet: bool = False, log: Callable[[str], None] = print) -> Path:
+    """Download the files of a Hub dataset repo matching ``patterns`` (all when empty) into ``dest`` (a
+    set's ``manual/`` folder: annotation files published as files, not tables). Files already there with
+    the same content are not fetched again (huggingface_hub's local-dir metadata)."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.utils import disable_progress_bars, enable_progress_bars
+
+    hs = hub_settings()
+    if quiet:
+        disable_progress_bars()
+    try:
+        folder = snapshot_download(repo, repo_type="dataset", revision=revision, endpoint=hs["endpoint"],
+                                   token=hs["token"], local_dir=str(dest), allow_patterns=list(patterns) or None,
+                                   local_files_only=hs["local_files_only"])
+    except Exception as e:
+        offline = " (HF_HUB_OFFLINE is set and the files are not here yet)" if hs["local_files_only"] else ""
+        raise DatasetNotAvailableError(f"{name}: cannot download {repo}{offline}: {type(e).__name__}: {e}") from e
+    finally:
+        if quiet:
+            enable_progress_bars()
+    if not quiet:
+        log(f"{name}: annotation files of {repo} in {dest}")
+    return Path(folder)
 
 
 def _is_auth_or_missing_repo(e: Exception) -> bool:

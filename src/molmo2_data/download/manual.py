@@ -36,18 +36,26 @@ class ManualSource:
     what: str
     files: Mapping[str, str]
     convert: Converter
+    hub: str | None = None  # a Hub dataset repo that holds the files: ``download`` fetches them
+    hub_files: tuple[str, ...] = ()  # the files (glob patterns) to fetch from ``hub`` (default: all)
+    watch_folder: bool = False  # re-import when any file under manual/<dataset>/ changes, not only ``files``
 
 
 def manual_of(cls: Any) -> ManualSource | None:
     return getattr(cls, "MANUAL", None)
 
 
-def _stamp(p: Path) -> str:
-    """Change marker of a file or of a folder's files (names, sizes, mtimes)."""
+def _stamp(p: Path, recursive: bool = False) -> str:
+    """Change marker of a file or of a folder's files (names, sizes, mtimes; with ``recursive``, of every
+    file below it)."""
     if p.is_file():
         st = p.stat()
         return f"{st.st_size}:{st.st_mtime_ns}"
-    parts = sorted((e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in os.scandir(p) if e.is_file())
+    if recursive:
+        parts = sorted((str(f.relative_to(p)), f.stat().st_size, f.stat().st_mtime_ns)
+                       for f in p.rglob("*") if f.is_file() and not f.name.startswith("."))
+    else:
+        parts = sorted((e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in os.scandir(p) if e.is_file())
     return json.dumps(parts)
 
 
@@ -69,7 +77,7 @@ def import_manual(name: str, cls: Any, tables: list[tuple[str, str]], root: Path
             continue
         dest = paths.table_path(name, config, split, root)
         side = dest.with_suffix(".manual.json")
-        stamp = _stamp(f)
+        stamp = _stamp(base if src.watch_folder else f, recursive=src.watch_folder)
         if not refresh and dest.exists() and side.exists() and json.loads(side.read_text()).get("stamp") == stamp:
             out[(config, split)] = "cached"
             continue

@@ -98,6 +98,11 @@ def _download_one(t: Target, opts: DownloadOptions, out: DatasetOutcome, log: Lo
     if getattr(t.cls, "MANUAL", None) is not None:  # fetched by hand: import what is there, say the rest
         from molmo2_data.download.manual import import_manual, instructions
 
+        if opts.tables and t.cls.MANUAL.hub:
+            from molmo2_data.download.hub import fetch_files
+
+            fetch_files(t.name, t.cls.MANUAL.hub, t.cls.MANUAL.hub_files, paths.manual_dir(t.name, opts.root),
+                        revision=opts.revision, quiet=opts.quiet, log=log)
         if opts.tables:
             done = import_manual(t.name, t.cls, t.tables(), opts.root, log, refresh=opts.refresh_tables)
             if any(v.startswith("missing") for v in done.values()):

@@ -26,6 +26,8 @@ def format_caption(ann: Caption, cfg: FormatterConfig, rng: np.random.RandomStat
     question = ""
     if cfg.prompt_templates != "none" and ann.style in CAPTION_TEMPLATE_STYLES and cfg.templates.get(ann.style):
         question = choose_template(cfg, ann.style, rng)
+        if ann.style == "video_object_caption":
+            question = fill(question, object=ann.subject or "object")
     return Conversation([question, ann.text], ann.style)
 
 

@@ -55,6 +55,8 @@ _TRACK_LISTS: dict[str, list[str]] = {
     "video_long_caption": ["Describe this video."],
     "video_short_caption": ["Write a short caption for this video."],
     "video_transcript": ["Transcribe what is said in this video."],
+    "video_motion_caption": ["Describe how things move in this video."],
+    "video_object_caption": ["In a sentence or two, say what the {object} does in this video."],
 }
 
 # Multiple choice (official ``multiple_choice_templates.py``): ``str.format`` strings with the fields
@@ -76,7 +78,7 @@ _MC_LISTS: dict[str, list[str]] = {
 }
 
 PLACEHOLDER_LISTS: frozenset[str] = frozenset({
-    "short_answer", "video_short_answer", "only_count", "short_caption", "refexp_pointing", "multi_image_pointing", "multi_image_point_then_count",
+    "video_motion_caption", "video_object_caption", "short_answer", "video_short_answer", "only_count", "short_caption", "refexp_pointing", "multi_image_pointing", "multi_image_point_then_count",
     "multi_image_counting", "multi_image_count_then_point", "clocks", "video_point_ground_start_end", "chain_of_thought",
     "video_long_caption", "video_short_caption", "video_transcript", "video_count", *_MC_LISTS,
 })
