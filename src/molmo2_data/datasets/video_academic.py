@@ -241,18 +241,13 @@ class AcademicVideoQA(VideoTableDataset):
             if s and s.get("text") and s.get("start") is not None and s.get("end") is not None:
                 subs.add(Subtitle, s["start"], s["end"], s["text"])
         meta = self.metadata(rows, video=first["video"], source_ids=[m["source_id"] for m in msgs])
-        path = self.video_file(group)
-        video = VideoRef(path, clip_start=first["clip_start"], clip_end=first["clip_end"],
-                         subtitles=tuple(subs.annotations), source=first["video"])  # type: ignore[arg-type]
-        if os.path.isdir(path):
-            video = VideoRef.from_frame_folder(path, fps=self.frame_folder_fps(), source=first["video"])
+        rel = str(self.index["video"][group])  # the file found (its extension may differ from the source's)
+        video = VideoRef(self.video_file(group), clip_start=first["clip_start"], clip_end=first["clip_end"],
+                         subtitles=tuple(subs.annotations), source=rel)  # type: ignore[arg-type]
         ex = anns.example(meta, video=video)
         for reason, n in subs.dropped.items():
             ex.metadata.dropped[reason] = ex.metadata.dropped.get(reason, 0) + n
         return ex
-
-    def frame_folder_fps(self) -> float:
-        raise SchemaError(f"{self.NAME}: a video is a folder of frames, and this set has no frame rate for them")
 
     def annotation(self, m: dict[str, Any], rng: np.random.RandomState) -> Any:
         kind, style = m["kind"], m["style"]

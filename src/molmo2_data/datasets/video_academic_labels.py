@@ -92,7 +92,7 @@ def parse_kinetics(folder: Path, split: str) -> list[dict[str, Any]]:
         if not path.is_file():
             raise SchemaError(f"{path}: missing")
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            parts = line.strip().split(" ")
+            parts = line.strip().rsplit(" ", 1)  # the video's path (only its file name is used), the label id
             if len(parts) != 2 or not parts[1].isdigit() or int(parts[1]) >= len(labels):
                 raise SchemaError(f"{path}: line {n}: expected '<video> <label id below {len(labels)}>', got {line!r}")
             label = labels[int(parts[1])]

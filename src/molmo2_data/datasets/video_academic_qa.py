@@ -492,6 +492,7 @@ FUNQA_DIRS = {"H": "humor", "C": "creative", "M": "magic"}
 def parse_funqa(folder: Path, split: str) -> list[dict[str, Any]]:
     out = []
     oe = json_records(folder / f"FunQA_{split}.json")
+    in_split = {ex.get("visual_input") for _, ex in oe}  # the MC file covers every split: keep this split's videos
     for i, ex in oe:
         task = oe.get(i, ex, "task")
         if task in FUNQA_TIMESTAMP_TASKS:
@@ -503,7 +504,7 @@ def parse_funqa(folder: Path, split: str) -> list[dict[str, Any]]:
     mc = json_records(folder / "Funqa_mcqa_v1.json")
     for i, ex in mc:
         vis = mc.get(i, ex, "visual_input")
-        if vis[:1] not in FUNQA_DIRS:
+        if vis[:1] not in FUNQA_DIRS or vis not in in_split:
             continue
         lines = mc.get(i, ex, "instruction").split("\n")
         try:

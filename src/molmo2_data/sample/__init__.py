@@ -49,6 +49,8 @@ def _load_writers() -> None:
         image_sets,
         multi_image_sets,
         tracking_sets,
+        video_academic_label_sets,
+        video_academic_qa_sets,
         video_point_sets,
         video_sets,
     )
