@@ -265,3 +265,23 @@ def test_hub_annotation_files_then_check_lists_missing_videos(tmp_path: Path, mo
         assert get_dataset("countix", root=dst).skipped == {"video missing locally": 24}
     finally:
         server.close()
+
+
+def test_eval_scores_validation_answers(root: Path) -> None:
+    """STAR validation: the true answer scores 1, a wrong one 0, for both multiple choice (accuracy) and
+    short answers (exact match); 2 videos x 2 clips x (2 short answers + 2 multiple choice) = 16 questions."""
+    from molmo2_data.eval import evaluate
+
+    ds = get_dataset("star", split="validation", root=root)
+    preds = []
+    for i in range(len(ds)):
+        for k, ann in enumerate(ds.example(i).annotations):
+            right = f"{chr(65 + ann.answer_index)}" if isinstance(ann, MultipleChoice) else ann.answers
+            wrong = "Z" if isinstance(ann, MultipleChoice) else "nothing"
+            preds.append({"index": i, "annotation": k, "prediction": right if k % 2 == 0 else wrong})
+    report = evaluate("star", "validation", preds, root=root)
+    assert report["scored"] == 16
+    by_style = report["by_style"]
+    # annotations alternate short answer / multiple choice, and every even one is answered right
+    assert by_style["video_short_answer"]["score"] == 1.0 and by_style["video_multiple_choice"]["score"] == 0.0
+    assert report["overall"]["score"] == 0.5

@@ -198,7 +198,8 @@ def check_points_on_frames(ex, truth: dict) -> int:
 def test_videopoint_points_lie_on_objects(sample_root: Path) -> None:
     truth = load_truth("molmo2-videopoint", sample_root)
     ds = get_dataset("molmo2-videopoint", root=sample_root)
-    assert len(ds) == len(truth) == 32 and not ds.skipped  # every video used whole: one tree per video
+    # 24 YouTube + 4 generated + 4 MammalNet + 4 crowd videos (8-45 shapes), every video used whole: one tree each
+    assert len(ds) == len(truth) == 36 and not ds.skipped
     sources, checked, trees = set(), 0, 0
     for i in range(len(ds)):
         ex = ds.get(i, np.random.RandomState(i))

@@ -20,6 +20,10 @@ STYLE_METRIC: dict[str, str] = {
     "chart_qa": RELAXED,
     # exact match of the short answer
     "tally_qa": EXACT, "tabwmp_da": EXACT, "dv_qa": EXACT, "figure_qa": EXACT, "plot_qa": EXACT,
+    # academic video sets: one reference answer (open-ended video QA is scored by a model judge in the
+    # papers; exact match of the normalised answer is the offline stand-in), action labels, moments
+    "video_short_answer": EXACT, "activitynet_label": EXACT, "coin_label": EXACT, "kinetics_label": EXACT,
+    "moments_in_time_label": EXACT, "youcook2_label": EXACT, "epic_kitchens_label": EXACT, "charades_sta": EXACT,
 }
 
 

@@ -102,8 +102,8 @@ def molmo2_pretrain() -> Mixture:
 
 
 def molmo2_sft() -> Mixture:
-    """Official SFT mixture ``molmo2`` (MIXTURES.md §3), restricted to catalog datasets. Academic image
-    and video sets are not in the catalog and are reported absent."""
+    """Official SFT mixture ``molmo2`` (MIXTURES.md §3): every group with the official members, under the
+    official names, as catalog datasets."""
     return Mixture("molmo2-sft", (
         Group("demo", 0.15, (
             _m("pixmo-ask-model-anything", "pixmo_ask_model_anything"),
@@ -113,7 +113,7 @@ def molmo2_sft() -> Mixture:
             _m("molmo2-askmodelanything", "molmo2_human_qa"),
             _m("molmo2-cap", "vixmo3_top_level_captions_min_3", multiplier=1.5, loss_weight=0.1),
         )),
-        Group("video_academic", 0.20, (
+        Group("video_academic", 0.20, (*video_academic_members(),
             _m("molmo2-videocapqa", "vixmo_syn_video_capqa_v2"),
             _m("molmo2-videosubtitleqa", "vixmo_syn_video_capqa_with_sub_v2"),
         )),
@@ -166,10 +166,35 @@ def molmo2_sft() -> Mixture:
     ))
 
 
+# VIDEO_ACADEMIC_DATASETS (MIXTURES.md §3) in the official order; (name, N) = virtual size N.
+VIDEO_ACADEMIC: tuple[Any, ...] = (
+    ("tgif", 60000), ("tvqa_with_sub", 60000), ("paxion", 60000), "llava_video_mc_academic",
+    "llava_video_oe_academic", "perception_test", "nextqa_mc", "news_video_qa_filtered", "how2qa",
+    "sutd_trafficqa", "social_iq2", "sportsqa_oe", "cinepile_with_sub", "clevrer", "funqa", "star", "intent_qa",
+    "video_localized_narratives", "road_text_vqa", "countix_oe", "camerabench_qa", "motionbench_train",
+    ("moments_in_time_qa", 60000), ("kinetics_qa", 60000), "charades_sta_all_qa", "coin_all_qa", "youcook2_all_qa",
+    "activitynet_all_qa", "ego4d_all", "epic_kitchens_qa", "video_localized_narratives_caption", "qv_highlights",
+)
+
+
+def video_academic_members() -> tuple[Member, ...]:
+    """The official academic video members, each its catalog dataset under the official name (√size
+    weights inside the group, virtual sizes kept)."""
+    from molmo2_data.datasets.registry import variant_of
+
+    out = []
+    for item in VIDEO_ACADEMIC:
+        name, size = (item, None) if isinstance(item, str) else item
+        found = variant_of(name)
+        assert found is not None, name
+        dataset, options = found
+        out.append(_m(dataset, name, size=size, options=options))
+    return tuple(out)
+
+
 # Official members that the catalog does not have (reported by ``absent_official_members``).
 OFFICIAL_ABSENT = {
-    "molmo2-sft": ["VIDEO_ACADEMIC_DATASETS (tgif, tvqa_with_sub, perception_test, nextqa_mc, ...)",
-                   "academic_points_clip_63s_2fps (molmo2-academic-video-points)"],
+    "molmo2-sft": ["academic_points_clip_63s_2fps (molmo2-academic-video-points)"],
     "molmo2-pretrain": [],
 }
 OFFICIAL_ABSENT["molmo2-long-context"] = OFFICIAL_ABSENT["molmo2-sft"]

@@ -21,6 +21,7 @@ from molmo2_data.sample.video_sets import (
     article,
     make_scene,
     merged_caption,
+    mover_path,
     number_word,
     two_kinds,
     write_scene,
@@ -91,6 +92,22 @@ def make_source_videos(ctx: SampleContext, source: str, ext: str, n: int) -> lis
     return scenes
 
 
+CROWD_SIZES = (8, 14, 30, 45)  # statics of the crowd videos: the official count ranges 6-25 and 26-60
+
+
+def crowd_scene(rng: np.random.RandomState, video_id: str, rel_path: str, n_static: int) -> Scene:
+    """A 320x240, 2 fps, 4 s video of a mover plus ``n_static`` small identical shapes (radius 6) on a
+    grid, all appearing at 0.5 s, so the counts of the larger VideoPoint ranges occur in the sample."""
+    w, h, fps, seconds, r = 320, 240, 2, 4, 6.0
+    n = fps * seconds
+    (ms, mc), (ss, sc) = two_kinds(rng)
+    objects = [MovingObject(ms, mc, 10.0, mover_path("left to right", n, w, h, 10.0))]
+    cells = [(x, y) for y in range(12, h - 8, 20) for x in range(12, w - 8, 20) if abs(y - h / 2) > 24]
+    for j in rng.choice(len(cells), n_static, replace=False):
+        objects.append(MovingObject(ss, sc, r, [None] + [tuple(map(float, cells[j]))] * (n - 1), 0.5))
+    return Scene(video_id, rel_path, w, h, fps, n, int(rng.randint(4)), objects, "left to right")
+
+
 @sample_writer("molmo2-videopoint")
 def write_molmo2_videopoint(ctx: SampleContext) -> None:
     rng = ctx.rng("molmo2-videopoint")
@@ -98,6 +115,9 @@ def write_molmo2_videopoint(ctx: SampleContext) -> None:
     sources = [("youtube", s) for s in youtube_videos(ctx)]
     sources += [("generated", s) for s in make_source_videos(ctx, "generated", "mp4", 4)]
     sources += [("MammalNet", s) for s in make_source_videos(ctx, "MammalNet", "mkv", 4)]
+    crowd_rng = ctx.rng("molmo2-videopoint-crowds")
+    sources += [("generated", write_scene(ctx, crowd_scene(crowd_rng, f"crowd_{k:03d}", f"generated/crowd_{k:03d}_2fps.mp4",
+                                                           k))) for k in CROWD_SIZES]
     for i, (source, scene) in enumerate(sources):
         config = VIDEOPOINT_CONFIGS[i % len(VIDEOPOINT_CONFIGS)]
         clip_start = (0.3, 0.5, 1.2)[i % 3] if scene.duration >= 5 else None
