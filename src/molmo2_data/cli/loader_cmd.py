@@ -33,6 +33,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="'molmo2': the official Molmo2 trainer's batch (loss_masks, per-row tensors only, "
                         "float32 normalised images for pretraining stages); see docs/integrations/official-trainer.md")
     p.add_argument("--steps", type=positive_int, default=5, help="batches to pull (default 5)")
+    p.add_argument("--examples", type=positive_int, default=None, metavar="N",
+                   help="pull batches until N examples have been packed (overrides --steps): the achieved "
+                        "share of every group and dataset over N examples is printed at the end")
     p.add_argument("--num-workers", type=nonnegative_int, default=0, help="DataLoader worker processes (default 0)")
     p.add_argument("--sequence-length", type=positive_int, default=None,
                    help="override the stage's sequence length")
@@ -131,7 +134,10 @@ def _pull(args: argparse.Namespace, dl: Any, tok: Any, note: str, t_setup: float
     fills, metas, first = [], [], None
     t1 = time.perf_counter()
     it = iter(dl)
-    for step in tqdm(range(args.steps), desc="batches", unit="batch", disable=args.json):
+    bar = tqdm(total=args.examples or args.steps, desc="examples" if args.examples else "batches",
+               unit="example" if args.examples else "batch", disable=args.json)
+    step = 0
+    while (examples < args.examples) if args.examples else (step < args.steps):
         batch = next(it)
         if first is None:
             shapes = {k: list(v.shape) for k, v in batch.items() if hasattr(v, "shape")}
@@ -148,9 +154,12 @@ def _pull(args: argparse.Namespace, dl: Any, tok: Any, note: str, t_setup: float
             shapes = {k: list(v.shape) for k, v in batch.items() if hasattr(v, "shape")}
             print(json.dumps({"step": step, "shapes": shapes, "examples": n_docs, "real_tokens": real,
                               "fill": fills[-1], "datasets": sorted({m["member"] for r in batch["metadata"] for m in r})}))
+        step += 1
+        bar.update(n_docs if args.examples else 1)
+    bar.close()
     dt = time.perf_counter() - t1
     print(f"batch tensors: {shapes}")
-    print(f"{args.steps} batches, {examples} examples, {tokens:,} tokens in {dt:.1f} s: "
+    print(f"{step} batches, {examples} examples, {tokens:,} tokens in {dt:.1f} s: "
           f"{examples / dt:.1f} examples/s, {tokens / dt:,.0f} tokens/s (setup {t_setup:.1f} s); "
           f"packing fill {sum(fills) / len(fills):.1%}")
     report = dl.report
