@@ -260,7 +260,9 @@ def test_hub_annotation_files_then_check_lists_missing_videos(tmp_path: Path, mo
         (report,) = json.loads(capsys.readouterr().out)
         assert (report["rows"], report["needed"], report["ok"]) == (24, 24, 0)
         missing = (dst / "manifests" / "countix.missing-videos.tsv").read_text().splitlines()
-        assert len(missing) == 25 and missing[1].startswith("kinetics\tkinetics700/train/counting/cx_")
+        assert len(missing) == 25 and missing[1] == ("kinetics\tkinetics700/train/counting/cx_0000.mp4\t"
+                                                     "media/videos/kinetics/kinetics700/train/counting/cx_0000.mp4")
+        assert any("Kinetics-700 videos at media/videos/kinetics/kinetics700/" in n for n in report["notes"])
         assert len(get_dataset("countix", root=dst)) == 0
         assert get_dataset("countix", root=dst).skipped == {"video missing locally": 24}
     finally:

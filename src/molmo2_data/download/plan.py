@@ -40,7 +40,13 @@ SFT = ("molmo2-cap", "molmo2-videocapqa", "molmo2-videosubtitleqa", "molmo2-askm
        # academic tracking (TRACKING_MIXTURE)
        "mevis", "ref-yt-vos", "ref-davis17", "burst", "lv-vis", "yt-vis", "vicas", "revos", "moca", "lvosv1", "lvosv2",
        "lasot", "uwcot", "webuot", "latot", "tnl2k", "tnllt", "webuav", "got10k", "vasttrack", "trackingnet",
-       "molmo2-track-instruction")
+       "molmo2-track-instruction",
+       # academic video QA, labels and captions (VIDEO_ACADEMIC_DATASETS): annotation files, videos by hand
+       "tgif", "tvqa", "paxion", "llava-video-mc-academic", "llava-video-oe-academic", "perception-test", "nextqa",
+       "news-video-qa", "how2qa", "sutd-trafficqa", "social-iq2", "sportsqa", "cinepile", "clevrer", "funqa", "star",
+       "intent-qa", "road-text-vqa", "countix", "camerabench", "motionbench-caption", "moments-in-time",
+       "kinetics-710", "charades-sta", "coin", "youcook2", "activitynet", "ego4d", "epic-kitchens",
+       "video-localized-narratives", "video-localized-narratives-caption", "qv-highlights")
 STAGES: dict[str, tuple[str, ...]] = {
     "pretraining": PRETRAINING,
     "sft": SFT,
@@ -404,10 +410,13 @@ def _check_videos(target: Target, root: Path, rep: Report, records: dict[str, Re
         with open(out, "w", encoding="utf-8") as fh:
             fh.write("source\tvideo_id\tput_it_at\n")
             for source, vid in missing:
-                fh.write(f"{source}\t{vid}\tmedia/videos/{source}/{vid}.mp4\n")
+                name = vid if os.path.splitext(vid)[1].lower() in paths.VIDEO_EXTENSIONS else f"{vid}.mp4"
+                fh.write(f"{source}\t{vid}\tmedia/videos/{source}/{name}\n")
         rep.missing_list = out
         for source, n in Counter(s for s, _ in missing).items():
-            rep.notes[f"missing {source} videos: {VIDEO_HOWTO.get(source, 'manual download')}"] = n
+            manual = getattr(target.cls, "MANUAL", None)
+            howto = VIDEO_HOWTO.get(source) or (manual.what if manual is not None else "manual download")
+            rep.notes[f"missing {source} videos: {howto}"] = n
     elif out.exists():
         out.unlink()
 
