@@ -1,6 +1,7 @@
 """Published-schema records of the academic tracking mirrors (see :mod:`.published`): the columns the
 official tracking loader reads (``olmo/data/academic_video_track_datasets.py``); cards not readable
-here, revision not pinned."""
+here, revision not pinned. Also the academic video points mirror (``AcademicVideoPoint`` in
+``olmo/data/academic_video_datasets.py``)."""
 
 from __future__ import annotations
 
@@ -30,4 +31,12 @@ def _records() -> dict[str, PublishedSchema]:
         "track, ground, single_point_track; split train",
         {**COLUMNS, "video_dataset": "string", "clip": "string", "start_frame": "int64", "end_frame": "int64"},
         notes="clips: media/videos/tracking/<video_dataset>/<clip>.mp4, shared with Molmo2-VideoTrack")
+    out["molmo2-academic-video-points"] = PublishedSchema(
+        "allenai/molmo2-academic-video-points", "columns the official loader reads, with the types they imply "
+        "(card not readable here; revision not pinned); splits train / val",
+        {"subset": "string", "video_name": "string", "dataset": "string", "count": "int64",
+         "timestamps": "list<item: double>", "points": "list<item: list<item: struct<x: double, y: double>>>",
+         "category": "string", "video_duration": "double", "clip_start_time": "double", "clip_end_time": "double"},
+        notes="points in percent of the frame (0-100); videos: media/videos/academic-points/<subset>[/<split>]"
+              "[/<dataset>]/<video_name> (the official videos-2fps roots; licence of the source benchmark)")
     return out

@@ -7,6 +7,7 @@ without touching this module; only the verification exceptions of DATASETS.md §
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections import Counter
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from molmo2_data.tables import read_table
 PRETRAINING = ("pixmo-cap", "pixmo-points", "pixmo-count", "pixmo-docs", "pixmo-cap-qa")
 SFT = ("molmo2-cap", "molmo2-videocapqa", "molmo2-videosubtitleqa", "molmo2-askmodelanything",
        "molmo2-videopoint", "molmo2-videotrack", "molmo2-multiimageqa", "molmo2-synmultiimageqa",
-       "molmo2-multiimagepoint",
+       "molmo2-multiimagepoint", "molmo2-academic-video-points",
        # the rest of the official SFT mixture (MIXTURES.md §3): demo, image pointing, text, hardcodes
        "pixmo-ask-model-anything", "pixmo-cap", "pixmo-cap-qa", "pixmo-points", "pixmo-count", "cosyn-point",
        "molmo2-tulu4", "molmo2-hardcodes",
@@ -226,6 +227,8 @@ VIDEO_HOWTO = {
     "MammalNet": "MammalNet trimmed videos (manual download from the MammalNet project), re-encoded at 2 fps",
     "tracking": "frames/videos of the source tracking dataset (MOSE, SA-V, SportsMOT, ...; several need an "
                 "agreement), encoded to mp4",
+    "academic-points": "the 2 fps videos of LV-VIS / OVIS / TAO-Amodal (BURST) / Ref-DAVIS17 / MeViS / "
+                       "Ref-YouTube-VOS (official videos-2fps folders; each source's terms), by subset and split",
     "vimeo": "vimeo_videos.zip in the Hugging Face repo allenai/Molmo2-CapEval, unzipped here",
     "bdd100k": "BDD100K videos (manual download under the BDD100K license)",
     "ego4d": "Ego4D clips (manual download under the Ego4D license), cut to the row's bounds and named "
@@ -233,10 +236,13 @@ VIDEO_HOWTO = {
 }
 
 
-def video_needs(target: Target, table: pa.Table) -> list[tuple[str, str]]:
-    """(source directory under media/videos, video id) pairs a video table needs, distinct."""
+def video_needs(target: Target, table: pa.Table, split: str | None = None) -> list[tuple[str, str]]:
+    """(source directory under media/videos, video id) pairs a video table (of source split ``split``)
+    needs, distinct."""
     hook = getattr(target.cls, "video_needs", None)
     if hook is not None:  # a reader whose file names are not plain ids (Molmo2-CapEval)
+        if split is not None and "split" in inspect.signature(hook).parameters:
+            return list(hook(table, split=split))  # paths that depend on the split (academic video points)
         return list(hook(table))
     cols = table.column_names
     if "video_dataset" in cols and "video" in cols:  # tracking: media/videos/tracking/<dataset>/<video>
@@ -282,7 +288,7 @@ def video_items(target: Target, root: Path, mapping: dict[str, Any]) -> list[Med
     lands at media/videos/youtube/<id>.<ext>, checked by decoding its first frame."""
     needs: set[tuple[str, str]] = set()
     for f in target.table_files(root):
-        needs.update(video_needs(target, read_table(f)))
+        needs.update(video_needs(target, read_table(f), f.stem))
     finder = VideoFinder(["youtube"], root)
     items = []
     for source, vid in sorted(needs):
@@ -387,13 +393,13 @@ def _check_urls(target: Target, root: Path, rep: Report, records: dict[str, Reco
 def _check_videos(target: Target, root: Path, rep: Report, records: dict[str, Record], stat_bytes: bool) -> None:
     needs: list[tuple[str, str]] = []
     for f in target.table_files(root):
-        needs.extend(video_needs(target, read_table(f)))
+        needs.extend(video_needs(target, read_table(f), f.stem))
     needs = sorted(set(needs))
     finders: dict[str, VideoFinder] = {}
     missing: list[tuple[str, str]] = []
     for source, vid in needs:
         finder = finders.get(source) or finders.setdefault(source, VideoFinder([source], root))
-        found = finder.find(vid)
+        found = finder.find(vid) or _frame_folder(root, source, vid)
         if found is None:
             missing.append((source, vid))
             r = records.get(f"{source}/{vid}")  # a mapped download that failed
@@ -402,7 +408,7 @@ def _check_videos(target: Target, root: Path, rep: Report, records: dict[str, Re
             continue
         rep.ok += 1
         if stat_bytes:
-            rep.bytes += os.path.getsize(found)
+            rep.bytes += _size(found)
     rep.needed = len(needs)
     out = root / "manifests" / f"{target.name}.missing-videos.tsv"
     if missing:
@@ -419,6 +425,22 @@ def _check_videos(target: Target, root: Path, rep: Report, records: dict[str, Re
             rep.notes[f"missing {source} videos: {howto}"] = n
     elif out.exists():
         out.unlink()
+
+
+def _frame_folder(root: Path, source: str, vid: str) -> str | None:
+    """A video stored as a folder of frames (media/videos/<source>/<id>/*.jpg) counts as present."""
+    from molmo2_data.example import frame_folder_names
+
+    folder = paths.video_dir(source, root) / vid
+    return str(folder) if frame_folder_names(folder) else None
+
+
+def _size(path: str) -> int:
+    """Bytes of a video file, or of the files of a frame folder."""
+    if os.path.isdir(path):
+        with os.scandir(path) as it:
+            return sum(e.stat().st_size for e in it if e.is_file())
+    return os.path.getsize(path)
 
 
 # ---------------------------------------------------------------------------------------------

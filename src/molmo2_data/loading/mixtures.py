@@ -152,6 +152,8 @@ def molmo2_sft() -> Mixture:
                options={"min_count": 6, "max_count": 25}),
             _m("molmo2-videopoint", "vixmo_points_minmax_26_60", size=1, multiplier=0.1, loss_weight=0.2,
                options={"min_count": 26, "max_count": 60}),
+            _m("molmo2-academic-video-points", "academic_points_clip_63s_2fps", size=1, multiplier=0.2,
+               loss_weight=0.2, options=_variant_options("academic_points_clip_63s_2fps")),
         )),
         Group("image_pointing", 0.10, (
             _m("molmo2-multiimagepoint", "pixmo_multi_points", size=200000, loss_weight=0.2, p_high_res=0.3),
@@ -194,7 +196,7 @@ def video_academic_members() -> tuple[Member, ...]:
 
 # Official members that the catalog does not have (reported by ``absent_official_members``).
 OFFICIAL_ABSENT = {
-    "molmo2-sft": ["academic_points_clip_63s_2fps (molmo2-academic-video-points)"],
+    "molmo2-sft": [],
     "molmo2-pretrain": [],
 }
 OFFICIAL_ABSENT["molmo2-long-context"] = OFFICIAL_ABSENT["molmo2-sft"]
@@ -217,6 +219,16 @@ TRACKING_SUBGROUPS: tuple[tuple[str, float, tuple[Any, ...]], ...] = (
         "burst", "lvosv1", "lvosv2", "lasot", "uwcot", "webuot", "latot", "tnl2k", "tnllt"))),
 )
 TRACKING_WEIGHT_SUM = 1.11
+
+
+def _variant_options(name: str) -> dict[str, Any]:
+    """The options of a registered official variant name (its catalog dataset's reader options)."""
+    from molmo2_data.datasets.registry import variant_of
+
+    variant = variant_of(name)
+    if variant is None:  # pragma: no cover - registered by the reader module
+        raise ConfigError(f"mixture: {name!r} is not a registered official name")
+    return dict(variant[1])
 
 
 def tracking_members() -> tuple[Member, ...]:

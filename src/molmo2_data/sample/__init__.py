@@ -45,6 +45,7 @@ def _load_writers() -> None:
         academic_built_sets,
         academic_hub_sets,
         academic_image_sets,
+        academic_point_sets,
         academic_rrc_sets,
         image_sets,
         multi_image_sets,
