@@ -31,6 +31,6 @@ def test_molmo2_sft_groups_complete_and_shares_within_two_points(sample_root: Pa
     assert set(achieved) == set(OFFICIAL)
     total = sum(n for _, _, n in achieved.values())
     assert total >= 3000
-    for g, (official, share, n) in achieved.items():
+    for g, (_official, share, n) in achieved.items():
         assert abs(share - n / total) < 0.0006  # the printed share is the group's count over all examples
         assert abs(share - OFFICIAL[g] / 1.10) <= 0.02, (g, share, OFFICIAL[g] / 1.10)

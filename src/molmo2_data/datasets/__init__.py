@@ -10,7 +10,7 @@ from molmo2_data.datasets.registry import (
 )
 
 # Importing the reader modules registers them.
-from molmo2_data.datasets import pixmo, pixmo_points, multi_image, molmo2_video, molmo2_video_points, molmo2_video_eval, text, academic_image, academic_hub, academic_ai2, academic_rrc, academic_built, academic_tracking, academic_video_points, video_academic_qa, video_academic_labels  # noqa: E402,F401  isort: skip
+from molmo2_data.datasets import pixmo, pixmo_points, multi_image, molmo2_video, molmo2_video_points, molmo2_video_eval, text, academic_image, academic_hub, academic_ai2, academic_rrc, academic_built, academic_tracking, academic_video_points, video_academic_hub, video_academic_qa, video_academic_labels  # noqa: E402,F401  isort: skip
 from molmo2_data.datasets.custom import CustomDataset, CustomDatasetConfig, register_custom_dataset  # noqa: E402
 
 __all__ = [

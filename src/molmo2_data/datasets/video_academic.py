@@ -20,6 +20,7 @@ set's ``QUESTIONS`` with the example's rng (the official loaders draw it unseede
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
@@ -170,6 +171,44 @@ def csv_records(path: Path, delimiter: str = ",") -> Records:
     text = _require(path).read_text(encoding="utf-8")
     rows = list(csv.DictReader(io.StringIO(text), delimiter=delimiter))
     return Records(path, rows, lambda i: f"row {i + 2}")
+
+
+def require_file(path: Path) -> Path:
+    """``path`` when it is a file, else a SchemaError: the source's files are incomplete."""
+    return _require(path)
+
+
+def options_of(recs: Records, i: int, r: dict[str, Any], keys: list[str]) -> list[str]:
+    return [str(recs.get(i, r, k, (str, int, float))) for k in keys]
+
+
+def answer_index_of(recs: Records, i: int, r: dict[str, Any], key: str, n: int) -> int | None:
+    """An answer index in range, else None (the message is left out, as the official loaders do)."""
+    k = recs.get(i, r, key, int)
+    return k if 0 <= k < n else None
+
+
+def fixed_draw(seed: str, n: int) -> int:
+    """A fixed draw in [0, n) from a record's text: where the official loader draws with an unseeded
+    ``random`` at load time, every import here gives the same table."""
+    return int.from_bytes(hashlib.sha256(seed.encode()).digest()[:4], "little") % n
+
+
+def insert_answer(answer: str, negatives: list[str], slot_seed: str) -> tuple[list[str], int]:
+    """Options = negatives with the answer at a slot drawn from the record (:func:`_pick`)."""
+    k = fixed_draw(slot_seed, len(negatives) + 1)
+    return negatives[:k] + [answer] + negatives[k:], k
+
+
+def parquet_split_rows(folder: Path, split: str) -> list[dict[str, Any]]:
+    """Rows of a Hub dataset's parquet files of one split (``**/<split>-*.parquet`` or ``**/<split>/*``)."""
+    import pyarrow.parquet as pq
+
+    files = sorted(p for p in folder.rglob("*.parquet")
+                   if p.name.startswith(f"{split}-") or p.name.startswith(f"{split}.") or p.parent.name == split)
+    if not files:
+        raise SchemaError(f"{folder}: no parquet file of split {split!r}")
+    return [r for f in files for r in pq.read_table(f).to_pylist()]
 
 
 # ---------------------------------------------------------------------------------------------

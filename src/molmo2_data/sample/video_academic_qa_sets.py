@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from molmo2_data.datasets.video_academic_qa import LLAVA_ACADEMIC, TVQA_SHOW_DIRS, tvqa_clip
+from molmo2_data.datasets.video_academic_hub import LLAVA_ACADEMIC, TVQA_SHOW_DIRS, tvqa_clip
 from molmo2_data.sample import sample_writer
 from molmo2_data.sample.context import SampleContext
 from molmo2_data.sample.video_academic_pool import (
