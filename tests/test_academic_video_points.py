@@ -242,3 +242,21 @@ def test_video_pointing_group_has_the_academic_member() -> None:
     assert not any("academic_points" in a for a in OFFICIAL_ABSENT["molmo2-sft"])
     rates = molmo2_sft().rates({m.name: 10 for m in vp.members})  # flat: 0.4 / 0.3 / 0.1 / 0.2 of the group
     assert rates[OFFICIAL] == pytest.approx(0.2)
+
+
+def test_inspect_describes_frame_folder_videos(sample_root) -> None:
+    """A video stored as a JPEG frame folder (refdavis17) is described from its frames - count, spacing,
+    size - not probed as a file (which reported it as a bad media file)."""
+    from molmo2_data.datasets import get_dataset
+    from molmo2_data.inspect import statistics
+    from molmo2_data.media.video import probe_video_ref
+
+    st = statistics("molmo2-academic-video-points", root=sample_root)
+    assert st["bad files"] == []
+    ds = get_dataset("molmo2-academic-video-points", root=sample_root, subset="refdavis17")
+    ex = ds.example(0)
+    assert ex.video.frames  # a frame folder
+    info = probe_video_ref(ex.video)
+    assert (info.codec, info.fps, info.num_frames) == ("frames", 2.0, len(ex.video.frames))
+    assert (info.width, info.height) == ex.video.frames[0].size()
+    assert info.duration == len(ex.video.frames) / 2.0

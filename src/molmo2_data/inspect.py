@@ -31,7 +31,7 @@ from molmo2_data.example import (
     VideoPointing,
     annotation_summary,
 )
-from molmo2_data.media.video import probe_video
+from molmo2_data.media.video import probe_video_ref
 
 
 @dataclass
@@ -166,7 +166,7 @@ def broken_custom_configs(root: str | os.PathLike | None = None) -> list[dict[st
 
 def media_description(ex: Example) -> dict[str, Any]:
     if ex.video is not None:
-        info = probe_video(ex.video.path)
+        info = probe_video_ref(ex.video)
         return {"video": ex.video.path, "duration_s": round(info.duration, 2), "fps": round(info.fps, 2),
                 "frames": info.num_frames, "size": f"{info.width}x{info.height}", "codec": info.codec,
                 "clip": (ex.video.clip_start, ex.video.clip_end), "subtitles": len(ex.video.subtitles)}
@@ -230,7 +230,7 @@ def statistics(name: str, split: str | None = None, root: str | os.PathLike | No
         if ex.video is not None:
             if ex.video.path not in durations:  # probe each video once (container header only)
                 try:
-                    durations[ex.video.path] = probe_video(ex.video.path).duration
+                    durations[ex.video.path] = probe_video_ref(ex.video).duration
                 except MediaError as e:
                     durations[ex.video.path] = float("nan")
                     problems.bad_files.append({"index": int(i), "path": e.path or ex.video.path,

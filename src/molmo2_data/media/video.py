@@ -36,7 +36,7 @@ import av
 import numpy as np
 
 from molmo2_data.errors import ConfigError, MediaDecodeError
-from molmo2_data.example import VideoInfo
+from molmo2_data.example import VideoInfo, VideoRef
 from molmo2_data.media.limits import check_pixels, require_regular_file
 from molmo2_data.media.limits import max_pixels as max_pixels_in_force
 
@@ -105,6 +105,18 @@ def probe_video(path: str | os.PathLike, *, max_pixels: int | None = None) -> Vi
             codec=stream.codec_context.name,
             container=container.format.name,
         )
+
+
+def probe_video_ref(video: VideoRef, *, max_pixels: int | None = None) -> VideoInfo:
+    """:func:`probe_video` of a video file, or the same facts of a video given as frames (a folder of
+    JPEG frames, decoded frames): their count, spacing and the first frame's size, from its header only."""
+    if not video.frames:
+        return probe_video(video.path, max_pixels=max_pixels)
+    times = np.asarray(video.frame_times, dtype=np.float64)
+    step = float(np.median(np.diff(times))) if len(times) > 1 else 0.0
+    width, height = video.frames[0].size()
+    return VideoInfo(duration=float(times[-1] - times[0]) + step, fps=1.0 / step if step > 0 else 0.0,
+                     num_frames=len(video.frames), width=width, height=height, codec="frames", container="frames")
 
 
 class _Fallback(Exception):
