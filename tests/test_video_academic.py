@@ -287,3 +287,18 @@ def test_eval_scores_validation_answers(root: Path) -> None:
     # annotations alternate short answer / multiple choice, and every even one is answered right
     assert by_style["video_short_answer"]["score"] == 1.0 and by_style["video_multiple_choice"]["score"] == 0.0
     assert report["overall"]["score"] == 0.5
+
+
+def test_gallery_shows_frames_and_answers(root: Path, tmp_path: Path) -> None:
+    """`inspect NAME --html`: decoded frames of the clip and every question with its answer."""
+    import html as html_lib
+
+    from molmo2_data.eval.gallery import write_gallery
+
+    out = write_gallery("star", "train", tmp_path / "g.html", n=2, root=root)
+    page = html_lib.unescape(Path(out).read_text())
+    ds = get_dataset("star", root=root)
+    assert page.count("<img") >= 2 * 2  # frames of two examples
+    for i in range(2):
+        for ann in ds.example(i).annotations:
+            assert ann.question in page and _answer(ann) in page
