@@ -87,14 +87,15 @@ def tvqa_clip(show_dir: str, vid_name: str, start: float, end: float, fps: int =
 
 def parse_tvqa(folder: Path, split: str, with_subtitle: bool = True) -> list[dict[str, Any]]:
     recs = jsonl_records(folder / f"tvqa_{split}.jsonl")
-    subs: dict[str, list] = {}
+    subs: dict[str, tuple[np.ndarray, np.ndarray, list[str]]] = {}
     if with_subtitle and (folder / "tvqa_preprocessed_subtitles.jsonl").exists():
         srecs = jsonl_records(folder / "tvqa_preprocessed_subtitles.jsonl")
-        subs = {srecs.get(i, r, "vid_name"): r.get("sub") or [] for i, r in srecs}
+        subs = {srecs.get(i, r, "vid_name"): _subtitle_arrays(r.get("sub") or []) for i, r in srecs}
     missing = set()
     if (folder / "missing_clips.txt").exists():
         missing = {x.strip() for x in (folder / "missing_clips.txt").read_text().splitlines() if x.strip()}
     out = []
+    clip_cache: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for i, r in recs:
         ts = recs.get(i, r, "ts")
         try:
@@ -111,18 +112,33 @@ def parse_tvqa(folder: Path, split: str, with_subtitle: bool = True) -> list[dic
             continue
         options = options_of(recs, i, r, [f"a{k}" for k in range(5)])
         k = answer_index_of(recs, i, r, "answer_idx", 5)
-        clip_subs = []
-        for s in subs.get(vid, []):
-            try:
-                s0, s1 = float(s["start"]), float(s["end"])
-            except (KeyError, TypeError, ValueError):
-                continue
-            if not (s1 <= start or s0 >= end) and s.get("text"):
-                clip_subs.append({"start": s0 - start, "end": s1 - start, "text": str(s["text"])})
+        clip_subs = clip_cache.get((vid, ts))  # a clip's questions share its subtitles (~7 per clip)
+        if clip_subs is None:  # the lines overlapping the clip, in clip time (as the official loader keeps them)
+            clip_subs = []
+            if vid in subs:
+                s0, s1, texts = subs[vid]
+                clip_subs = [{"start": float(s0[j]) - start, "end": float(s1[j]) - start, "text": texts[j]}
+                             for j in np.nonzero((s1 > start) & (s0 < end))[0]]
+            clip_cache[(vid, ts)] = clip_subs
         style = "video_multiple_choice_w_subtitle" if clip_subs else MC
         out.append(message(video, "mc", style, question=recs.get(i, r, "q"), options=options, answer_index=k,
                            subtitles=clip_subs or None, source_id=r.get("qid", i)))
     return out
+
+
+def _subtitle_arrays(lines: list[Any]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Starts, ends and texts of a video's subtitle lines (a line without numeric bounds or text is left
+    out, as the official loader skips it)."""
+    keep = []
+    for s in lines:
+        try:
+            s0, s1 = float(s["start"]), float(s["end"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if s.get("text"):
+            keep.append((s0, s1, str(s["text"])))
+    return (np.array([k[0] for k in keep], dtype=np.float64), np.array([k[1] for k in keep], dtype=np.float64),
+            [k[2] for k in keep])
 
 
 video_set("tvqa", ["tvqa_with_sub"], parse_tvqa,
