@@ -35,13 +35,24 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return r
 
 
-@pytest.mark.parametrize(("official", "style", "n"), [
-    ("mevis_track", "video_point_track_per_frame", 24), ("mevis_ground", "video_point_ground_start_end", 24),
-    ("mevis_single_point_track", "video_single_point_track_per_frame", 29),
-    ("lasot_single_point_track", "video_single_point_track_per_frame", 29),
-    ("moca_ground", "video_point_ground_start_end", 24),
-    ("molmo2_video_track", "video_point_track_per_frame", 24),
-    ("molmo2_video_single_point_track", "video_single_point_track_per_frame", 29)])
+def _every_tracking_member() -> list[tuple[str, str, int]]:
+    """(official name, style, examples) of every member of the official tracking sub-mixture: 12 sample
+    videos give 24 rows per track / ground task (one per kind of object) and 29 single-point rows."""
+    from molmo2_data.loading.mixtures import TRACKING_SUBGROUPS
+
+    out = []
+    for _g, _w, members in TRACKING_SUBGROUPS:
+        for m in members:
+            name = m if isinstance(m, str) else m[0]
+            task = "single_point_track" if name.endswith("single_point_track") else \
+                "ground" if name.endswith("ground") else "track"
+            out.append((name, {"track": "video_point_track_per_frame", "ground": "video_point_ground_start_end",
+                               "single_point_track": "video_single_point_track_per_frame"}[task],
+                        29 if task == "single_point_track" else 24))
+    return out
+
+
+@pytest.mark.parametrize(("official", "style", "n"), _every_tracking_member())
 def test_points_are_on_the_objects_in_decoded_frames(root: Path, official: str, style: str, n: int) -> None:
     ds = get_dataset(official, root=root)
     assert len(ds) == n >= 20 and not ds.skipped
@@ -101,6 +112,10 @@ def test_schema_drift(root: Path, tmp_path: Path) -> None:
                 paths.table_path("lasot", "lasot", "train", tmp_path))
     with pytest.raises(SchemaError, match="expression"):
         get_dataset("lasot", root=tmp_path)
+
+
+def test_every_tracking_member_is_checked_in_frames() -> None:
+    assert len(_every_tracking_member()) == 35 and len({n for n, _, _ in _every_tracking_member()}) == 35
 
 
 def test_tracking_submixture_weights(sample_root: Path) -> None:
