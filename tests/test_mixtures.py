@@ -194,3 +194,17 @@ def test_download_sft_stage_covers_every_official_member() -> None:
     used = {canonical_name(m.dataset) for g in molmo2_sft().groups for m in g.members}
     assert used <= set(DOWNLOAD_STAGES["sft"]), used - set(DOWNLOAD_STAGES["sft"])
     assert {"pixmo-ask-model-anything", "cosyn-point", "molmo2-tulu4", "molmo2-hardcodes"} <= used
+
+
+def test_videopoint_members_use_the_released_defaults(sample_root: Path) -> None:
+    """The released `vixmo_points_minmax_*` members call Molmo2VideoPoint without `oversample` (default
+    False) and leave `p_multi_turn` at its default 0.2 (olmo/data/get_dataset.py): the recipe does the same."""
+    from molmo2_data.datasets import get_dataset
+
+    vp = [m for g in molmo2_sft().groups if g.name == "video_pointing" for m in g.members
+          if m.dataset == "molmo2-videopoint"]
+    assert [m.name for m in vp] == ["vixmo_points_minmax_0_5", "vixmo_points_minmax_6_25", "vixmo_points_minmax_26_60"]
+    for m in vp:
+        ds = get_dataset(m.dataset, root=sample_root, **m.options)
+        assert ds.options["oversample"] is False and ds.options["p_multi_turn"] == 0.2
+        assert len(ds) > 0  # every count range has sample examples
