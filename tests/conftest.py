@@ -31,3 +31,19 @@ FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 def shared_fixtures() -> Path:
     """../shared/fixtures (next to the repo in CI and in developer checkouts)."""
     return Path(os.environ.get("MOLMO2_SHARED_FIXTURES", FIXTURES))
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """A local multi-node Ray cluster (a head and two worker nodes, one CPU each, on 127.0.0.1) for the
+    scale-out tests; yields the cluster (``.address`` to connect, ``.add_node`` / ``.remove_node`` to
+    lose a node mid-job). Started once per session (~5 s)."""
+    from ray.cluster_utils import Cluster
+
+    args = {"num_cpus": 1, "object_store_memory": 80 * 2**20}
+    cluster = Cluster(initialize_head=True, head_node_args={**args, "include_dashboard": False})
+    for _ in range(2):
+        cluster.add_node(**args)
+    cluster.wait_for_nodes()
+    yield cluster
+    cluster.shutdown()
