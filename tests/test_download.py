@@ -69,6 +69,7 @@ class Server:
         self.log: list[tuple[float, str, str]] = []  # (time, method, path)
         self.counts: Counter[str] = Counter()
         self.slow_delay = 0.0
+        self.active = self.max_active = 0  # /slow/ requests being served now / at most at once
         self.lock = threading.Lock()
         server = self
 
@@ -116,8 +117,15 @@ class Server:
                 self.send(h, b"", 404)
         if path.startswith("/slow/"):
             data = self.images[path.rsplit("/", 1)[1]]
-            time.sleep(self.slow_delay)
-            return self.send(h, data, chunks=2, pause=self.slow_delay)
+            with self.lock:
+                self.active += 1
+                self.max_active = max(self.max_active, self.active)
+            try:
+                time.sleep(self.slow_delay)
+                return self.send(h, data, chunks=2, pause=self.slow_delay)
+            finally:
+                with self.lock:
+                    self.active -= 1
         parts = path.split("/")  # ['', 'f', kind, name]
         if len(parts) != 4 or parts[1] != "f":
             return self.send(h, b"", 404)

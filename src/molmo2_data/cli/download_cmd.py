@@ -37,7 +37,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         epilog="Examples:\n  molmo2-data download --stage pretraining\n"
                "  molmo2-data download --stage all --include-eval --workers 128\n"
                "  molmo2-data download --datasets pixmo-cap --shard 0/4     # machine 1 of 4\n"
-               "  molmo2-data download --check --stage sft\n\n" + EXIT_STATUS,
+               "  molmo2-data download --check --stage sft\n"
+               "  molmo2-data download --stage all --engine ray --address 10.0.0.1:6379   # on a Ray cluster\n\n"
+               + EXIT_STATUS,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--stage", choices=STAGE_CHOICES, default="all", help="training stage (default: all)")
@@ -82,6 +84,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "(decompression-bomb guard; default 16384*16384)")
     p.add_argument("--allow-partial", action="store_true",
                    help="exit 0 when the run finished with failures (default: exit status 3)")
+    p.add_argument("--engine", choices=["local", "ray"], default="local",
+                   help="where media is fetched: 'local' (this machine, default) or 'ray' (tasks over a Ray "
+                        "cluster: same manifests, verification and resume; one per-host limit for the whole "
+                        "cluster; needs pip install 'molmo2-data[ray]' and the data root at the same path on "
+                        "every node)")
+    p.add_argument("--address", default=None, help="Ray cluster address (default: $RAY_ADDRESS, else a local "
+                   "Ray started for the job)")
+    p.add_argument("--task-size", type=positive_int, default=2000, metavar="N",
+                   help="URLs per Ray task (default 2000): a lost worker's task is retried from what it left")
     p.add_argument("--json", action="store_true", help="print the final report as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bars; log lines only")
     p.set_defaults(run=run)
@@ -139,7 +150,7 @@ def build_options(args: argparse.Namespace):
     return DownloadOptions(root=paths.data_root(args.root), fetch=fetch, shard=shard,
                            tables=not args.skip_tables, media=not args.tables_only,
                            refresh_tables=args.refresh_tables, revision=args.revision, dry_run=args.dry_run,
-                           quiet=args.quiet)
+                           quiet=args.quiet, engine=args.engine, address=args.address, task_size=args.task_size)
 
 
 def run(args: argparse.Namespace) -> int:

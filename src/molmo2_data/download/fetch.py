@@ -33,13 +33,14 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import aiohttp
 
 from molmo2_data.download.manifest import FAILED, OK, TRANSIENT, ManifestWriter, Record
 from molmo2_data.download.schedule import Entry, HostSchedule
-from molmo2_data.download.store import PART_SUFFIX, clean_stale_parts, present_keys, unlink_quiet
+from molmo2_data.download.store import PART_SUFFIX, clean_stale_parts, part_name, present_keys, unlink_quiet
 from molmo2_data.download.transfer import (
     Body,
     PermanentFailure,
@@ -141,12 +142,25 @@ ProgressFn = Callable[[int, int, int], None]  # (files done, bytes, failures) in
 StatusFn = Callable[[WaitStatus], None]
 
 
+class HostGate(Protocol):
+    """Per-host politeness shared by several downloaders (see :mod:`molmo2_data.download.ray_fetch`):
+    ``acquire`` waits for a request slot on ``host`` (and for its pause to end) and returns a lease that
+    ``release`` gives back; ``pause`` holds the host until a wall-clock time (a 429's Retry-After)."""
+
+    async def acquire(self, host: str) -> Any: ...
+
+    def release(self, host: str, lease: Any) -> None: ...
+
+    def pause(self, host: str, until: float) -> None: ...
+
+
 class Fetcher:
     """Runs one batch of media items into ``store`` recording outcomes with ``writer``."""
 
     def __init__(self, store: Path, writer: ManifestWriter | None, opts: FetchOptions,
                  progress: ProgressFn | None = None, on_start: Callable[[int, int], None] | None = None,
-                 on_status: StatusFn | None = None):
+                 on_status: StatusFn | None = None, gate: HostGate | None = None):
+        self.gate = gate  # politeness shared with other downloaders (the tasks of a Ray job)
         self.store = Path(store)
         self.writer = writer
         self.opts = opts
@@ -266,11 +280,21 @@ class Fetcher:
 
     async def _attempt(self, session: aiohttp.ClientSession, e: Entry) -> None:
         """One request of ``e``, then its outcome: recorded, or scheduled for a retry."""
+        lease = None
+        if self.gate is not None:  # the cluster-wide per-host limit and pauses, on top of this run's own
+            lease = await self.gate.acquire(e.host)
+        try:
+            await self._attempt_once(session, e)
+        finally:
+            if self.gate is not None:
+                self.gate.release(e.host, lease)
+
+    async def _attempt_once(self, session: aiohttp.ClientSession, e: Entry) -> None:
         opts, sched, item = self.opts, self._sched, e.item
         now = time.monotonic()
         e.started = e.started or now
         self._running[e] = now
-        tmp = self.store / f"{item.key}.{self._pid}{PART_SUFFIX}"
+        tmp = self.store / part_name(item.key, self._pid)
         try:
             body = Body(tmp, opts.spill_bytes)
             try:
@@ -317,6 +341,8 @@ class Fetcher:
                                    f"{opts.max_retry_after:g} s; {f.reason})")
                 return
             self._sched.pause(e.host, now + f.retry_after)
+            if self.gate is not None:
+                self.gate.pause(e.host, time.time() + f.retry_after)
             when = now + f.retry_after + random.uniform(0, 0.1)
         if e.tries >= opts.attempts or f.reason.startswith("file deadline") or when >= e.started + opts.file_deadline:
             self._finish(Record(e.item.record_key, TRANSIENT, f.reason, attempts=e.tries))
@@ -376,9 +402,10 @@ def _proxy_env() -> bool:
 
 def fetch_media(items: Sequence[MediaItem], store: Path, manifest: Path, opts: FetchOptions | None = None,
                 previous: dict[str, Record] | None = None, progress: ProgressFn | None = None,
-                on_start: Callable[[int, int], None] | None = None, on_status: StatusFn | None = None) -> FetchStats:
+                on_start: Callable[[int, int], None] | None = None, on_status: StatusFn | None = None,
+                gate: HostGate | None = None) -> FetchStats:
     """Fetch ``items`` into ``store`` (file name sha256(url)), recording outcomes in ``manifest``;
     ``previous`` (the manifest's records) says which URLs failed permanently before; ``on_status``
     hears every ``opts.status_interval`` seconds what the run is waiting on."""
     with ManifestWriter(manifest) as writer:
-        return Fetcher(store, writer, opts or FetchOptions(), progress, on_start, on_status).run(items, previous)
+        return Fetcher(store, writer, opts or FetchOptions(), progress, on_start, on_status, gate).run(items, previous)

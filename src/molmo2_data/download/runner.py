@@ -30,6 +30,9 @@ class DownloadOptions:
     revision: str | None = None
     dry_run: bool = False
     quiet: bool = False
+    engine: str = "local"  # local | ray (molmo2_data.download.ray_fetch)
+    address: str | None = None  # Ray cluster address
+    task_size: int = 2000  # URLs per Ray task
 
 
 @dataclass
@@ -138,9 +141,7 @@ def fetch_mapped_videos(t: Target, hf_path: str, opts: DownloadOptions, log: Log
     if not items:
         return None
     bar = _Bar(f"{t.name} videos", opts.quiet, log, opts.fetch.status_interval)
-    stats = fetch_media(items, paths.video_dir("youtube", opts.root), manifest_path(opts.root, t.name, opts.shard),
-                        opts.fetch, previous=load_records(opts.root, t.name), progress=bar.update,
-                        on_start=bar.start, on_status=bar.status)
+    stats = _fetch(t, items, paths.video_dir("youtube", opts.root), opts, bar)
     bar.close()
     log(f"{t.name}: {stats.downloaded:,} videos downloaded from {MAPPING_FILE} URLs "
         f"({stats.bytes / 1e9:,.2f} GB), {sum(stats.failed.values()):,} failed, "
@@ -174,16 +175,26 @@ def fetch_urls(t: Target, opts: DownloadOptions, log: Log) -> FetchStats:
     items, notes = media_items(t, opts.root, opts.shard)
     for note, n in notes.items():
         log(f"{t.name}: {n:,} × {note}")
-    records = load_records(opts.root, t.name)
     bar = _Bar(t.name, opts.quiet, log, opts.fetch.status_interval)
-    stats = fetch_media(items, paths.image_dir(opts.root), manifest_path(opts.root, t.name, opts.shard),
-                        opts.fetch, previous=records, progress=bar.update, on_start=bar.start, on_status=bar.status)
+    stats = _fetch(t, items, paths.image_dir(opts.root), opts, bar)
     bar.close()
     if not opts.quiet or stats.failed or stats.transient:
         log(f"{t.name}: {stats.downloaded:,} downloaded ({stats.bytes / 1e6:,.1f} MB, {stats.seconds:.1f} s), "
             f"{stats.present:,} already present, {sum(stats.failed.values()):,} failed, "
             f"{sum(stats.transient.values()):,} to retry, {stats.skipped_failed:,} earlier failures skipped")
     return stats
+
+
+def _fetch(t: Target, items: list, store: Path, opts: DownloadOptions, bar: _Bar) -> FetchStats:
+    """The media of one dataset into ``store``, here or as tasks on a Ray cluster (same manifests)."""
+    records = load_records(opts.root, t.name)
+    if opts.engine == "ray":
+        from molmo2_data.download.ray_fetch import fetch_media_ray
+
+        return fetch_media_ray(items, store, opts.root, t.name, opts.fetch, records, address=opts.address,
+                               task_size=opts.task_size, progress=bar.update, on_start=bar.start)
+    return fetch_media(items, store, manifest_path(opts.root, t.name, opts.shard), opts.fetch, previous=records,
+                       progress=bar.update, on_start=bar.start, on_status=bar.status)
 
 
 def dry_run_plan(t: Target, opts: DownloadOptions) -> dict[str, int]:
