@@ -11,10 +11,14 @@ a dataset), and each file reaches its final name in the store only after verific
 * a killed driver leaves the task manifests behind; the next run reads them and resumes;
 * at the end the driver merges the task manifests into ``manifests/<dataset>.jsonl``.
 
-Politeness holds across the cluster: one :class:`HostGateActor` (pinned to the driver's node) grants
-at most ``per_host`` requests in flight per host for the whole job and spreads a 429's Retry-After pause
-to every task. A lease not given back (its node died mid-request) expires after the file deadline. The
-same actor counts progress, which the driver shows as one bar for the job.
+Politeness holds across the cluster: at most ``per_host`` requests in flight per host for the whole job,
+and a 429's Retry-After pauses the host for every task. When ``per_host`` is at least the number of tasks
+that run at once (the cluster's CPUs), each task gets its share of it; below that, one
+:class:`HostGateActor` (pinned to the driver's node) grants every request a slot; a lease not given back
+(its node died mid-request) expires after the file deadline. The same actor holds the pauses and counts
+progress, which the driver shows as one bar for the job. ``workers`` (requests in flight over all hosts)
+is per task. Nodes added while the job runs raise the number of tasks at once above the share computed
+at its start.
 """
 
 from __future__ import annotations
@@ -82,6 +86,9 @@ class HostGateActor:
         self.totals[1] += nbytes
         self.totals[2] += failures
 
+    def pauses(self) -> dict[str, float]:
+        return dict(self.paused_until)
+
     def state(self) -> dict[str, Any]:
         return {"totals": list(self.totals), "max_in_flight": dict(self.max_in_flight),
                 "paused_until": dict(self.paused_until)}
@@ -89,20 +96,38 @@ class HostGateActor:
 
 class RayHostGate:
     """The fetcher's :class:`~molmo2_data.download.fetch.HostGate` backed by the job's actor (inside a
-    task); progress increments are sent at most twice a second."""
+    task). ``strict``: every request takes a slot from the actor (exact, one round trip per request: used
+    when the per-host limit is below the number of tasks running at once). Otherwise each task already
+    runs with its share of the limit and the gate only spreads pauses: it reads the actor's pauses at most
+    every ``PAUSE_REFRESH`` seconds and waits out the host's. Progress goes out at most twice a second."""
 
-    def __init__(self, actor: Any):
-        self.actor = actor
+    PAUSE_REFRESH = 0.25
+
+    def __init__(self, actor: Any, strict: bool):
+        self.actor, self.strict = actor, strict
         self._pending = [0, 0, 0]
         self._sent = time.monotonic()
+        self._pauses: dict[str, float] = {}
+        self._read = 0.0
 
-    async def acquire(self, host: str) -> str:
-        return await self.actor.acquire.remote(host)
+    async def acquire(self, host: str) -> str | None:
+        if self.strict:
+            return await self.actor.acquire.remote(host)
+        while True:
+            if time.monotonic() - self._read > self.PAUSE_REFRESH:
+                self._read = time.monotonic()
+                self._pauses.update(await self.actor.pauses.remote())
+            wait = self._pauses.get(host, 0.0) - time.time()
+            if wait <= 0:
+                return None
+            await asyncio.sleep(min(wait, self.PAUSE_REFRESH))
 
     def release(self, host: str, lease: Any) -> None:
-        self.actor.release.remote(host, lease)
+        if lease is not None:
+            self.actor.release.remote(host, lease)
 
     def pause(self, host: str, until: float) -> None:
+        self._pauses[host] = max(self._pauses.get(host, 0.0), until)
         self.actor.pause.remote(host, until)
 
     def progress(self, files: int, nbytes: int, failures: int) -> None:
@@ -127,12 +152,13 @@ class FetchTask:
     manifest: str
     opts: FetchOptions
     gate: Any
+    strict: bool  # every request takes a cluster slot (see RayHostGate)
 
 
 def run_fetch_task(task: FetchTask) -> FetchStats:
     """A task on a worker: the local fetcher over its URLs, its own manifest, the shared gate. Run again
     after a lost worker, it skips what the first try verified (the store says so)."""
-    gate = RayHostGate(task.gate)
+    gate = RayHostGate(task.gate, task.strict)
     try:
         return fetch_media(list(task.items), Path(task.store), Path(task.manifest), task.opts,
                            previous=None, progress=gate.progress, gate=gate)
@@ -196,9 +222,13 @@ def fetch_media_ray(items: Sequence[MediaItem], store: Path, root: Path, dataset
                 opts.per_host, opts.file_deadline)
             parts = chunks(todo, max(1, min(task_size, math.ceil(len(todo) / 2))))
             n = len(parts)
-            task_opts = replace(opts, procs=1)  # the cluster is the parallelism; one event loop per task
+            # tasks running at once: the per-host limit is shared out among them when it is large enough,
+            # else every request takes a slot from the gate
+            at_once = max(1, min(n, int(ray.cluster_resources().get("CPU", 1))))
+            strict = opts.per_host < at_once
+            task_opts = replace(opts, procs=1, per_host=opts.per_host if strict else opts.per_host // at_once)
             tasks = [FetchTask(tuple(p), str(store), str(manifest_dir(root) / f"{dataset}.task-{k}-of-{n}.jsonl"),
-                               task_opts, gate) for k, p in enumerate(parts)]
+                               task_opts, gate, strict) for k, p in enumerate(parts)]
             seen = [0, 0, 0]
 
             def poll() -> None:
