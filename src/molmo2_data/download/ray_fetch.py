@@ -250,8 +250,7 @@ def fetch_media_ray(items: Sequence[MediaItem], store: Path, root: Path, dataset
                 stats.present += r.present  # verified by an earlier try of a retried task
             ray.kill(gate)
     merge_task_manifests(root, dataset)
-    if todo:
-        record_verified(todo, store, root, dataset)
+    record_verified(items, store, root, dataset)  # also those an earlier, killed job verified
     stats.seconds = time.perf_counter() - t0
     return stats
 
