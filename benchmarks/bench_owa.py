@@ -8,7 +8,14 @@ recording (``--synthetic N`` messages). Target (issue 7): (b) >= 50% of (a).
 Stage 4: frames/s of ``VLMDatasetBuilder`` over the fixtures' MLLM dataset with the cache cold (new builder,
 every distinct frame decoded) and warm (second pass, served from the LRU cache).
 
+Engines (issue 16): one stage-1 job over ``--engine-copies`` copies of each fixture recording, once per
+engine: ``local`` (one core: recordings/s per core), ``ray`` as the CLI runs it (a local Ray instance
+started and stopped by the job; or the cluster at ``--ray-address``), and ``ray`` on an instance that is
+already up with warm workers (the job run a second time in the same session). The difference to the
+local time is Ray's overhead on one machine; the outputs are checked to be byte-identical.
+
     python benchmarks/bench_owa.py [--fixtures ../shared/fixtures/owa] [--synthetic 50000] [--repeat 3]
+                                   [--engine-copies 16] [--ray-address ADDR] [--no-ray]
 """
 
 from __future__ import annotations
@@ -117,11 +124,59 @@ def bench_stage4(fixtures: Path, work: Path) -> list[tuple[str, float, int, dict
     return rows
 
 
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def bench_engines(fixtures: Path, work: Path, copies: int, address: str | None,
+                  with_ray: bool) -> tuple[int, int, list[tuple[str, float, int]]]:
+    """Stage 1 over ``copies`` copies of each fixture on each engine, one run each: (recordings, messages,
+    [(label, seconds, cpus)])."""
+    import os
+
+    from molmo2_data.owa.events import build_event_dataset
+
+    recs = work / "engine_recs"
+    recs.mkdir()
+    for p in sorted(fixtures.glob("*.mcap")):
+        shutil.copy(p.with_suffix(".mkv"), recs / p.with_suffix(".mkv").name)  # screen payloads name it
+        for k in range(copies):
+            shutil.copy(p, recs / f"{p.stem}_{k:03d}.mcap")
+    n = len(list(recs.glob("*.mcap")))
+
+    def job(engine: str, out: str, **kw) -> float:
+        t = time.perf_counter()
+        dd = build_event_dataset(recs, work / out, test_percent=0.2, engine=engine, **kw)
+        job.messages = sum(st["messages"] for st in dd.manifest["files"].values())
+        return time.perf_counter() - t
+
+    rows = [("local (1 core)", job("local", "ev_local"), 1)]
+    if with_ray:
+        import ray
+
+        from molmo2_data.engine import ray_session
+
+        rows.append(("ray, instance started by the job", job("ray", "ev_ray_cold", address=address), 0))
+        with ray_session(address):
+            job("ray", "ev_ray_warmup")  # starts the workers of this session
+            rows.append(("ray, instance up, workers warm", job("ray", "ev_ray_warm"), 0))
+            cpus = int(ray.cluster_resources().get("CPU", os.cpu_count() or 1))
+        rows = [(label, sec, c or cpus) for label, sec, c in rows]
+        local = _tree(work / "ev_local")
+        for out in ("ev_ray_cold", "ev_ray_warm"):
+            if _tree(work / out) != local:
+                raise SystemExit(f"engine outputs differ: {out} vs ev_local")
+    return n, job.messages, rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--fixtures", default=str(REPO.parent / "shared" / "fixtures" / "owa"))
     ap.add_argument("--synthetic", type=int, default=50_000, help="messages in the synthetic recording")
     ap.add_argument("--repeat", type=int, default=3, help="runs per measurement (best is reported)")
+    ap.add_argument("--engine-copies", type=int, default=16, help="copies of each fixture in the engine job")
+    ap.add_argument("--ray-address", default=None, help="Ray cluster for the engine job (default: a local one)")
+    ap.add_argument("--no-ray", action="store_true", help="engine job on the local engine only")
     args = ap.parse_args()
     fixtures = Path(args.fixtures)
     work = Path(tempfile.mkdtemp(prefix="bench_owa_"))
@@ -144,6 +199,16 @@ def main() -> None:
         print(f"{'cache':<6} {'frames/s':>10} {'frames':>7} {'hits':>6} {'misses':>7} {'decoded':>8}")
         for label, rate, frames, s in bench_stage4(fixtures, work):
             print(f"{label:<6} {rate:>10,.0f} {frames:>7} {s['hits']:>6} {s['misses']:>7} {s['frames_decoded']:>8}")
+        n, msgs, rows = bench_engines(fixtures, work, args.engine_copies, args.ray_address, not args.no_ray)
+        print(f"\nStage 1 job on the task engines: {n} recordings ({msgs:,} msgs), one run each")
+        print(f"{'engine':<34} {'seconds':>8} {'recordings/s':>13} {'CPUs':>5} {'per CPU':>8} {'vs local':>9}")
+        local = rows[0][1]
+        for label, sec, cpus in rows:
+            print(f"{label:<34} {sec:>8.2f} {n / sec:>13,.1f} {cpus:>5} {n / sec / cpus:>8,.1f} {sec - local:>+8.2f}s")
+        if len(rows) > 1:
+            _, warm, cpus = rows[-1]
+            print(f"Ray cost per task on warm workers: {(warm * cpus - local) / n * 1000:.1f} CPU-ms "
+                  f"((warm seconds x CPUs - local seconds) / recordings); outputs of every engine byte-identical")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -46,3 +46,25 @@ def test_bad_engine_and_chunks() -> None:
     assert chunks(list(range(7)), 3) == [[0, 1, 2], [3, 4, 5], [6]]
     with pytest.raises(ConfigError):
         chunks([1], 0)
+
+
+def test_no_address_starts_a_new_local_instance(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without --address / RAY_ADDRESS the job gets its own instance (``address="local"``): a bare
+    ``ray.init()`` would join whatever cluster already runs on the machine."""
+    from molmo2_data.engine import ray_session
+
+    seen = {}
+
+    def fake_init(address=None, **kwargs):
+        seen["address"] = address
+        raise ConnectionError("stop here")
+
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", fake_init)
+    with pytest.raises(ConfigError), ray_session():
+        pass
+    assert seen["address"] == "local"
+    monkeypatch.setenv("RAY_ADDRESS", "10.0.0.1:6379")
+    with pytest.raises(ConfigError, match="10.0.0.1:6379"), ray_session():
+        pass

@@ -49,7 +49,9 @@ def ray_session(address: str | None = None) -> Iterator[Any]:
     if ray.is_initialized():
         yield ray
         return
-    address = address or os.environ.get("RAY_ADDRESS") or None
+    # "local": a new instance for this job; ray.init(address=None) would join any cluster already
+    # running on this machine (another user's or another test session's)
+    address = address or os.environ.get("RAY_ADDRESS") or "local"
     kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": "ERROR", "log_to_driver": False,
                               # workers import this package from the driver's environment
                               "runtime_env": {"env_vars": {"PYTHONPATH": _package_parent()}}}

@@ -66,6 +66,15 @@ def rate_spec(text: str) -> str:
     return text
 
 
+def _engine_flags(p: argparse.ArgumentParser, unit: str) -> None:
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help=f"where the tasks (one per {unit}) run: local (default, this machine) or ray (a Ray "
+                        "cluster; pip install 'molmo2-data[ray]'); the outputs are the same byte for byte")
+    p.add_argument("--address", default=None,
+                   help="Ray cluster address for --engine ray (default: RAY_ADDRESS, else a local Ray started "
+                        "for the job); the workers write under --output-dir, so it must be shared")
+
+
 _OVERWRITE = "replace the contents of a non-empty --output-dir (it is emptied first); never allowed " \
              "when the output overlaps an input"
 
@@ -87,10 +96,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     ev.add_argument("--rate", action="append", nargs="+", default=None, metavar="TOPIC=HZ", type=rate_spec,
                     help="per-topic rate limit (repeatable; default mouse=60 screen=20; 0 = no limit)")
     ev.add_argument("--workers", "--num-workers", "--num_workers", dest="workers", type=nonnegative_int, default=1,
-                    help="processes reading files in parallel (0 or 1 = in this process; output order does "
-                         "not depend on it)")
+                    help="processes reading files in parallel with --engine local (0 or 1 = in this process; "
+                         "output order does not depend on it)")
     ev.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the file split (default 0)")
     ev.add_argument("--overwrite", action="store_true", help=_OVERWRITE)
+    _engine_flags(ev, "recording")
     ev.set_defaults(run=run_events)
 
     b = stages.add_parser("bin", help="stage 2: event dataset -> fixed-rate bins (state + actions)")
@@ -100,6 +110,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     _flag(b, "keep-topic", action="append", default=None, dest="keep_topic", type=nonempty_text,
           help="topic to keep (repeatable, exact name; default: screen, keyboard, mouse)")
     b.add_argument("--overwrite", action="store_true", help=_OVERWRITE)
+    _engine_flags(b, "file of a split")
     b.set_defaults(run=run_bin)
 
     s = stages.add_parser("sequences", help="stage 3: binned dataset -> MLLM dataset (overlapping windows)")
@@ -109,6 +120,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     _flag(s, "overlap-ratio", type=overlap_fraction, default=0.5, help="window overlap in [0, 1) (default 0.5)")
     s.add_argument("--instruction", default="Complete the computer task", type=nonempty_text)
     s.add_argument("--overwrite", action="store_true", help=_OVERWRITE)
+    _engine_flags(s, "file of a split")
     s.set_defaults(run=run_sequences)
     p.set_defaults(run=lambda args: (p.print_help(), 2)[1])
 
@@ -124,7 +136,7 @@ def run_events(args: argparse.Namespace) -> int:
     rates = [r for group in args.rate for r in group] if args.rate else None
     dd = build_event_dataset(args.train_dir, args.output_dir, test_dir=args.test_dir,
                              test_percent=args.test_percent, rates=rates, workers=args.workers, seed=args.seed,
-                             overwrite=args.overwrite)
+                             overwrite=args.overwrite, engine=args.engine, address=args.address)
     manifest = dd.manifest
     files = manifest["files"]
     print(f"events: {len(files)} files -> {args.output_dir} ({_summary(dd)})")
@@ -146,7 +158,7 @@ def run_bin(args: argparse.Namespace) -> int:
     from molmo2_data.owa.media_report import media_lines
 
     dd = build_binned_dataset(args.input_dir, args.output_dir, fps=args.fps, keep_topics=args.keep_topic,
-                              overwrite=args.overwrite)
+                              overwrite=args.overwrite, engine=args.engine, address=args.address)
     print(f"bins: {args.input_dir} -> {args.output_dir} ({_summary(dd)})")
     for split, reasons in sorted(dd.manifest["skipped_rows"].items()):
         print(f"  event rows left out ({split}): " + ", ".join(f"{k}: {v}" for k, v in sorted(reasons.items())))
@@ -159,7 +171,8 @@ def run_sequences(args: argparse.Namespace) -> int:
     from molmo2_data.owa.sequences import build_mllm_dataset
 
     dd = build_mllm_dataset(args.input_dir, args.output_dir, sequence_length=args.sequence_length,
-                            overlap_ratio=args.overlap_ratio, instruction=args.instruction, overwrite=args.overwrite)
+                            overlap_ratio=args.overlap_ratio, instruction=args.instruction, overwrite=args.overwrite,
+                            engine=args.engine, address=args.address)
     print(f"sequences: {args.input_dir} -> {args.output_dir} ({_summary(dd)})")
     print("\n".join(media_lines("sequences", dd.manifest["media_summary"])))
     return 0

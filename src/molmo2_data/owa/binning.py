@@ -1,6 +1,6 @@
 """Stage 2: event dataset -> binned dataset (fixed-rate bins with a screen state and actions).
 
-Per split and file (sorted), keeping only ``keep_topics`` (exact names; default screen, keyboard,
+Per split and file (sorted; one task per file on the chosen engine, :mod:`.parts`), keeping only ``keep_topics`` (exact names; default screen, keyboard,
 mouse): bins of width ``int(1e9/fps)`` start at the first kept event, ``[t0 + i*w, t0 + (i+1)*w)``,
 for every i while the bin start is <= the last event (empty bins are emitted).
 
@@ -23,13 +23,28 @@ import math
 import os
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from molmo2_data.errors import ConfigError
+from molmo2_data.engine import map_tasks
+from molmo2_data.errors import ConfigError, SchemaError
 from molmo2_data.owa.media_report import ScreenMediaCheck, add_counts
 from molmo2_data.owa.outputs import load_manifest, load_splits, prepare_output_dir, save_with_manifest
+from molmo2_data.owa.parts import (
+    Rows,
+    SplitPlan,
+    check_engine_args,
+    dataset_from_tables,
+    file_runs,
+    parts_dir,
+    read_source,
+    rows_table,
+    split_source,
+    write_part,
+)
 
 DEFAULT_KEEP = ("screen", "keyboard", "mouse")
 
@@ -88,54 +103,64 @@ def bin_file(file_path: str, topics: list[str], times: np.ndarray, types: list[s
     return rows
 
 
-def bin_split(ds: Any, fps: float, keep_topics: Sequence[str],
-              skipped: Counter[str] | None = None) -> tuple[Any, dict[str, Any]]:
-    """Bin one split (an HF Dataset of events); returns (binned Dataset, per-file stats). Rows with a
-    null ``file_path`` / ``topic`` / ``timestamp_ns`` / ``msg`` are left out and counted in
-    ``skipped["null_<column>"]``."""
-    import pyarrow.compute as pc
-    from datasets import Dataset
+@dataclass(frozen=True)
+class BinTask:
+    """Stage-2 task: the bins of one file, from its kept events (``rows`` of the split's table at
+    ``source``, in time order), written to ``part``."""
 
-    width = int(1e9 / fps)
-    table = ds.with_format("arrow")[:]
+    source: tuple[str, ...]
+    rows: Rows
+    width_ns: int
+    part: str
+
+
+def run_bin_task(task: BinTask) -> tuple[dict[str, Any], dict[str, int]]:
+    """Bin one file and write its rows (a part file); returns (its manifest entry, skipped counts)."""
+    t = task.rows.take(read_source(task.source), ["file_path", "topic", "timestamp_ns", "message_type", "msg"])
+    skipped: Counter[str] = Counter()
+    file_path = t["file_path"][0].as_py()
+    file_rows = bin_file(file_path, t["topic"].to_pylist(), t["timestamp_ns"].to_numpy(),
+                         t["message_type"].to_pylist(), t["msg"].to_pylist(), task.width_ns, skipped)
+    write_part(rows_table({k: [r[k] for r in file_rows] for k in bin_features()}, bin_features()), task.part)
+    stats = {"events": len(t), "bins": len(file_rows),
+             "empty_bins": sum(1 for r in file_rows if r["num_actions"] == 0),
+             "bins_without_state": sum(1 for r in file_rows if r["state"] is None),
+             "media": _bins_media(file_rows, ScreenMediaCheck())}
+    return stats, dict(skipped)
+
+
+def plan_bins(ds: Any, keep_topics: Sequence[str], width_ns: int, work: Path, tag: str) -> SplitPlan:
+    """The tasks of one split (an HF Dataset of events). Rows with a null ``file_path`` / ``topic`` /
+    ``timestamp_ns`` / ``msg`` are left out and counted in ``skipped["null_<column>"]``; the other rows
+    of the ``keep_topics`` are grouped by file and sorted by time."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    plan = SplitPlan()
+    source = split_source(ds, work, f"input-{tag}.arrow")
+    table = read_source(source)
     for col in ("file_path", "topic", "timestamp_ns", "message_type", "msg"):
         if col not in table.column_names:
-            from molmo2_data.errors import SchemaError
-
             raise SchemaError(f"event dataset lacks column {col!r}")
-    skipped = Counter() if skipped is None else skipped
+    mask = pa.array(np.ones(len(table), dtype=bool))
     for col in ("file_path", "topic", "timestamp_ns", "msg"):
         valid = pc.is_valid(table[col])
-        n_null = len(table) - pc.sum(valid).as_py() if len(table) else 0
+        n_null = pc.sum(pc.and_(mask, pc.invert(valid))).as_py() or 0
         if n_null:
-            skipped[f"null_{col}"] += n_null
-            table = table.filter(valid)
-    all_files = set(table["file_path"].unique().to_pylist())
-    table = table.filter(pc.is_in(table["topic"], value_set=_pa_strings(keep_topics)))
-    table = table.take(pc.sort_indices(table, [("file_path", "ascending"), ("timestamp_ns", "ascending")]))
-    files = table["file_path"].to_pylist()
-    rows: list[dict[str, Any]] = []
-    stats: dict[str, Any] = {}
-    bounds = [0] + [i for i in range(1, len(files)) if files[i] != files[i - 1]] + [len(files)]
-    topics_all = table["topic"].to_pylist()
-    types_all = table["message_type"].to_pylist()
-    msgs_all = table["msg"].to_pylist()
-    times_all = table["timestamp_ns"].to_numpy()
-    media = ScreenMediaCheck()
-    for a, b in zip(bounds[:-1], bounds[1:], strict=False):
-        if a == b:
-            continue
-        file_rows = bin_file(files[a], topics_all[a:b], times_all[a:b], types_all[a:b], msgs_all[a:b], width,
-                             skipped)
-        stats[files[a]] = {"events": b - a, "bins": len(file_rows),
-                           "empty_bins": sum(1 for r in file_rows if r["num_actions"] == 0),
-                           "bins_without_state": sum(1 for r in file_rows if r["state"] is None),
-                           "media": _bins_media(file_rows, media)}
-        rows.extend(file_rows)
-    for f in sorted(all_files - set(stats)):
-        stats[f] = {"events": 0, "bins": 0, "skipped": "no_events_of_kept_topics"}
-    cols = {k: [r[k] for r in rows] for k in bin_features()}
-    return Dataset.from_dict(cols, features=bin_features()), stats
+            plan.skipped[f"null_{col}"] += n_null
+        mask = pc.and_(mask, valid)
+    all_files = set(pc.filter(table["file_path"], mask).unique().to_pylist())
+    mask = pc.and_(mask, pc.is_in(table["topic"], value_set=_pa_strings(keep_topics)))
+    index = pc.indices_nonzero(mask)
+    keys = table.select(["file_path", "timestamp_ns"]).take(index)
+    order = pc.sort_indices(keys, [("file_path", "ascending"), ("timestamp_ns", "ascending")])
+    index = index.take(order).to_numpy()
+    files = keys["file_path"].take(order).to_pylist()
+    for k, (a, b) in enumerate(file_runs(files)):
+        plan.files.append(files[a])
+        plan.tasks.append(BinTask(source, Rows.of(index[a:b]), width_ns, str(work / f"bins-{tag}-{k:06d}.part")))
+    plan.idle_files = sorted(all_files - set(plan.files))
+    return plan
 
 
 def _bins_media(file_rows: list[dict[str, Any]], media: ScreenMediaCheck) -> dict[str, Any]:
@@ -167,8 +192,10 @@ def _pa_strings(values: Sequence[str]):
 
 
 def build_binned_dataset(input_dir: str | os.PathLike, output_dir: str | os.PathLike | None = None, *,
-                         fps: float = 10.0, keep_topics: Sequence[str] | None = None, overwrite: bool = False):
-    """Stage 2 over every split of a saved event dataset (arguments and output checked first)."""
+                         fps: float = 10.0, keep_topics: Sequence[str] | None = None, overwrite: bool = False,
+                         engine: str = "local", address: str | None = None):
+    """Stage 2 over every split of a saved event dataset (arguments and output checked first); one
+    task per file of a split on ``engine`` (``local`` or ``ray`` at ``address``)."""
     from datasets import DatasetDict
 
     if isinstance(fps, bool) or not isinstance(fps, int | float) or not math.isfinite(fps) or not 0 < fps <= 1e9:
@@ -177,13 +204,26 @@ def build_binned_dataset(input_dir: str | os.PathLike, output_dir: str | os.Path
                                     or not all(isinstance(t, str) and t.strip() for t in keep_topics)):
         raise ConfigError(f"--keep-topic must be non-empty topic names, got {keep_topics!r}")
     keep = tuple(keep_topics) if keep_topics else DEFAULT_KEEP
+    engine = check_engine_args(engine, output_dir, address)
     events = load_splits(input_dir)
     if output_dir is not None:
         prepare_output_dir(output_dir, [input_dir], overwrite)
-    out, stats, skipped = {}, {}, {}
-    for split, ds in events.items():
-        skipped[split] = Counter()
-        out[split], stats[split] = bin_split(ds, fps, keep, skipped[split])
+    width = int(1e9 / fps)
+    with parts_dir(output_dir) as work:
+        plans = {split: plan_bins(ds, keep, width, work, str(i)) for i, (split, ds) in enumerate(events.items())}
+        results = map_tasks(run_bin_task, [t for p in plans.values() for t in p.tasks], engine=engine,
+                            address=address, desc="owa bin")
+        out, stats, skipped = {}, {}, {}
+        for split, plan in plans.items():
+            skipped[split] = plan.skipped
+            stats[split] = {}
+            for f, (st, sk) in zip(plan.files, results[:len(plan.tasks)], strict=True):
+                stats[split][f] = st
+                add_counts(skipped[split], sk)
+            results = results[len(plan.tasks):]
+            for f in plan.idle_files:
+                stats[split][f] = {"events": 0, "bins": 0, "skipped": "no_events_of_kept_topics"}
+            out[split] = dataset_from_tables([t.part for t in plan.tasks], bin_features())
     dd = DatasetDict(out)
     manifest = {"stage": "bins", "fps": fps, "bin_width_ns": int(1e9 / fps), "keep_topics": list(keep),
                 "files": stats, "events_manifest": load_manifest(input_dir),

@@ -10,7 +10,8 @@ Differences from the original pipeline, on purpose (spec/OWA.md §6 "Known defec
   ``test_percent`` the test files are those with the smallest ``sha1(seed:name)``; one usable file goes
   to train (never an empty train);
 * ``*.mcap`` is matched case-insensitively (``.MCAP`` files are read like the others);
-* rows are in (sorted file, log time) order whatever the number of workers;
+* rows are in (sorted file, log time) order whatever the engine or number of workers (one task per
+  recording, :mod:`.parts`);
 * every message is read, including the last one (inclusive end);
 * rate limiting (``--rate topic=Hz``, exact topic names) drops only *droppable* messages — mouse
   moves, screen frames, state snapshots, window info, raw mouse motion without buttons/wheel. Key
@@ -32,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from molmo2_data.engine import map_tasks
 from molmo2_data.errors import ConfigError, Molmo2DataError
 from molmo2_data.owa.media_report import ScreenMediaCheck, add_counts
 from molmo2_data.owa.outputs import (  # noqa: F401 - re-exported (older imports)
@@ -41,6 +43,7 @@ from molmo2_data.owa.outputs import (  # noqa: F401 - re-exported (older imports
     prepare_output_dir,
     save_with_manifest,
 )
+from molmo2_data.owa.parts import check_engine_args, dataset_from_tables, parts_dir, rows_table, write_part
 from molmo2_data.owa.reader import Event, RecordingError, message_kind, read_recording
 
 DEFAULT_RATES: dict[str, float] = {"mouse": 60.0, "screen": 20.0}
@@ -183,33 +186,61 @@ def split_files(train: list[str], test: list[str] | None = None, test_percent: f
     return {"train": [f for f in files if f not in test_set], "test": [f for f in files if f in test_set]}
 
 
-def _rows_to_dataset(results: list[FileResult]):
-    from datasets import Dataset
+def _rows_table(res: FileResult):
+    cols: dict[str, list[Any]] = {"file_path": [res.path] * len(res.rows), "topic": [], "timestamp_ns": [],
+                                  "message_type": [], "msg": []}
+    for ev in res.rows:
+        cols["topic"].append(ev.topic)
+        cols["timestamp_ns"].append(ev.timestamp_ns)
+        cols["message_type"].append(ev.message_type)
+        cols["msg"].append(ev.msg)
+    return rows_table(cols, event_features())
 
-    cols: dict[str, list[Any]] = {"file_path": [], "topic": [], "timestamp_ns": [], "message_type": [], "msg": []}
-    for res in results:
-        for ev in res.rows:
-            cols["file_path"].append(res.path)
-            cols["topic"].append(ev.topic)
-            cols["timestamp_ns"].append(ev.timestamp_ns)
-            cols["message_type"].append(ev.message_type)
-            cols["msg"].append(ev.msg)
-    return Dataset.from_dict(cols, features=event_features())
+
+@dataclass(frozen=True)
+class EventTask:
+    """Stage-1 task: one recording, its kept rows written to ``part`` (nothing when it gave none)."""
+
+    path: str
+    rates: dict[str, float]
+    part: str
+
+
+def run_event_task(task: EventTask) -> dict[str, Any]:
+    """Read, rate-limit and write one recording's rows (a part file); returns its manifest entry.
+    Never raises for a bad recording (the reason is in the entry); running it again rewrites the part."""
+    res = process_file(task.path, task.rates)
+    if res.rows:
+        write_part(_rows_table(res), task.part)
+    return res.stats
+
+
+def _run_event_tasks(tasks: list[EventTask], engine: str, address: str | None, workers: int) -> list[dict[str, Any]]:
+    if engine == "local" and workers > 1 and len(tasks) > 1:
+        from tqdm import tqdm
+
+        with ProcessPoolExecutor(max_workers=min(workers, len(tasks))) as pool:
+            return list(tqdm(pool.map(run_event_task, tasks), total=len(tasks), desc="owa events", unit="file"))
+    return map_tasks(run_event_task, tasks, engine=engine, address=address, desc="owa events")  # type: ignore[arg-type]
 
 
 def build_event_dataset(train_dir: str | os.PathLike, output_dir: str | os.PathLike | None = None, *,
                         test_dir: str | os.PathLike | None = None, test_percent: float = 0.2,
                         rates: Sequence[str] | Mapping[str, float] | None = None, workers: int = 1,
-                        seed: int = 0, overwrite: bool = False):
+                        seed: int = 0, overwrite: bool = False, engine: str = "local", address: str | None = None):
     """Build (and, with ``output_dir``, save) the stage-1 ``DatasetDict`` with splits train and test.
 
     Every argument and the output directory are checked before any file is read (:mod:`.outputs`);
-    files are read first and only those that gave rows are split."""
+    files are read first (one task per recording on ``engine``: ``local`` here — in ``workers``
+    processes when > 1 —, or ``ray`` at ``address``) and only those that gave rows are split."""
     from datasets import DatasetDict
 
     rate_map = parse_rates(rates)
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 0:
         raise ConfigError(f"--workers must be an integer >= 0, got {workers!r}")
+    engine = check_engine_args(engine, output_dir, address)
+    if engine == "ray" and workers > 1:
+        raise ConfigError("--workers is for the local engine; with --engine ray the cluster's CPUs run the files")
     train = list_recordings(train_dir)
     test = list_recordings(test_dir) if test_dir is not None else None
     if not train and not test:
@@ -218,37 +249,35 @@ def build_event_dataset(train_dir: str | os.PathLike, output_dir: str | os.PathL
     if output_dir is not None:
         prepare_output_dir(output_dir, [train_dir, test_dir], overwrite)
     order = sorted(set(train) | set(test or []))
-    if workers > 1 and len(order) > 1:
-        with ProcessPoolExecutor(max_workers=min(workers, len(order))) as pool:
-            results = list(pool.map(process_file, order, [rate_map] * len(order)))
-    else:
-        results = [process_file(f, rate_map) for f in order]
-    by_path = {r.path: r for r in results}
-    usable = {r.path for r in results if r.rows}
-    splits = split_files([f for f in train if f in usable],
-                         None if test is None else [f for f in test if f in usable], test_percent, seed)
-    split_of = {f: s for s, files in splits.items() for f in files}
-    for r in results:
-        r.stats["split"] = split_of.get(r.path)
-    dd = DatasetDict({s: _rows_to_dataset([by_path[f] for f in files]) for s, files in splits.items()})
-    unassigned = {r.path: r.stats.get("error") or "no messages" for r in results if not r.rows}
+    with parts_dir(output_dir) as work:
+        tasks = [EventTask(f, rate_map, str(work / f"{i:06d}.part")) for i, f in enumerate(order)]
+        stats = dict(zip(order, _run_event_tasks(tasks, engine, address, workers), strict=True))
+        part_of = {t.path: t.part for t in tasks}
+        usable = {f for f, st in stats.items() if st["kept"]}
+        splits = split_files([f for f in train if f in usable],
+                             None if test is None else [f for f in test if f in usable], test_percent, seed)
+        split_of = {f: s for s, files in splits.items() for f in files}
+        for f, st in stats.items():
+            st["split"] = split_of.get(f)
+        dd = DatasetDict({s: dataset_from_tables([part_of[f] for f in files], event_features())
+                          for s, files in splits.items()})
+    unassigned = {f: st.get("error") or "no messages" for f, st in stats.items() if not st["kept"]}
     manifest = {"stage": "events", "rates": rate_map, "seed": seed, "test_percent": test_percent,
-                "splits": splits, "unassigned": unassigned, "files": {r.path: r.stats for r in results},
-                "media_summary": _media_summary(results, splits)}
+                "splits": splits, "unassigned": unassigned, "files": stats,
+                "media_summary": _media_summary(stats, splits)}
     dd.manifest = manifest  # type: ignore[attr-defined]
     if output_dir is not None:
         save_with_manifest(dd, output_dir, manifest)
     return dd
 
 
-def _media_summary(results: list[FileResult], splits: dict[str, list[str]]) -> dict[str, Any]:
+def _media_summary(stats: dict[str, dict[str, Any]], splits: dict[str, list[str]]) -> dict[str, Any]:
     """Per split: screen rows, and how many of them point to no usable media, by reason."""
-    by_path = {r.path: r for r in results}
     out: dict[str, Any] = {}
     for split, files in splits.items():
         rows, reasons = 0, Counter()
         for f in files:
-            media = by_path[f].stats.get("media", {})
+            media = stats[f].get("media", {})
             rows += media.get("screen_rows", 0)
             add_counts(reasons, media.get("without_media", {}))
         out[split] = {"rows": rows, "without_media": dict(sorted(reasons.items()))}

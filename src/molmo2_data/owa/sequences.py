@@ -1,6 +1,6 @@
 """Stage 3: binned dataset -> MLLM dataset (overlapping windows of bins).
 
-Per file (bins sorted by ``bin_idx``), windows of ``sequence_length`` bins start every
+Per file (bins sorted by ``bin_idx``; one task per file on the chosen engine, :mod:`.parts`), windows of ``sequence_length`` bins start every
 ``step = max(1, int(L * (1 - overlap_ratio)))`` bins while a full window fits; the bins after the last
 full window are kept as one final, shorter window (``metadata.is_partial``); a file with fewer than
 ``L`` bins gives one partial window.
@@ -21,14 +21,27 @@ from __future__ import annotations
 import json
 import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from molmo2_data.engine import map_tasks
 from molmo2_data.errors import ConfigError, SchemaError
 from molmo2_data.owa.encoder import EventEncoder, EventFormatError
 from molmo2_data.owa.media_report import mllm_media_summary
 from molmo2_data.owa.numeric import window_vectors
 from molmo2_data.owa.outputs import load_manifest, load_splits, prepare_output_dir, save_with_manifest
+from molmo2_data.owa.parts import (
+    Rows,
+    SplitPlan,
+    check_engine_args,
+    dataset_from_columns,
+    file_runs,
+    parts_dir,
+    read_source,
+    split_source,
+    write_part,
+)
 from molmo2_data.owa.reader import parse_screen
 
 DEFAULT_INSTRUCTION = "Complete the computer task"
@@ -159,37 +172,59 @@ def window_row(bins: list[dict[str, Any]], sequence_idx: int, instruction: str, 
             "action_vectors": actions.tolist(), "state_vectors": states.tolist()}
 
 
-def sequences_for_split(ds: Any, sequence_length: int, overlap_ratio: float, instruction: str,
-                        width_ns: int) -> Any:
-    import pyarrow.compute as pc
-    from datasets import Dataset
+@dataclass(frozen=True)
+class SequenceTask:
+    """Stage-3 task: the windows of one file, from its bins (``rows`` of the split's table at
+    ``source``, in ``bin_idx`` order), written to ``part``."""
 
-    table = ds.with_format("arrow")[:]
+    source: tuple[str, ...]
+    rows: Rows
+    sequence_length: int
+    overlap_ratio: float
+    instruction: str
+    width_ns: int
+    part: str
+
+
+def run_sequence_task(task: SequenceTask) -> int:
+    """Cut one file's bins into windows and write them (a part file); returns the number of windows."""
+    file_bins = task.rows.take(read_source(task.source)).to_pylist()
+    encoder, media = EventEncoder(), _MediaCheck()
+    L = task.sequence_length
+    out = [window_row(file_bins[a:b], seq_idx, task.instruction, b - a < L, task.width_ns, encoder, media)
+           for seq_idx, (a, b) in enumerate(window_bounds(len(file_bins), L, task.overlap_ratio))]
+    write_part({k: [r[k] for r in out] for k in mllm_features()}, task.part)
+    return len(out)
+
+
+def plan_sequences(ds: Any, sequence_length: int, overlap_ratio: float, instruction: str, width_ns: int,
+                   work: Path, tag: str) -> SplitPlan:
+    """The tasks of one split (an HF Dataset of bins): its rows grouped by file, sorted by ``bin_idx``."""
+    import pyarrow.compute as pc
+
+    plan = SplitPlan()
+    source = split_source(ds, work, f"input-{tag}.arrow")
+    table = read_source(source)
     for col in ("file_path", "bin_idx", "timestamp_ns", "state", "actions"):
         if col not in table.column_names:
             raise SchemaError(f"binned dataset lacks column {col!r}")
-    table = table.take(pc.sort_indices(table, [("file_path", "ascending"), ("bin_idx", "ascending")]))
-    rows = table.to_pylist()
-    encoder, media = EventEncoder(), _MediaCheck()
-    out: list[dict[str, Any]] = []
-    i = 0
-    while i < len(rows):
-        j = i
-        while j < len(rows) and rows[j]["file_path"] == rows[i]["file_path"]:
-            j += 1
-        file_bins = rows[i:j]
-        for seq_idx, (a, b) in enumerate(window_bounds(len(file_bins), sequence_length, overlap_ratio)):
-            out.append(window_row(file_bins[a:b], seq_idx, instruction, b - a < sequence_length, width_ns,
-                                  encoder, media))
-        i = j
-    feats = mllm_features()
-    return Dataset.from_dict({k: [r[k] for r in out] for k in feats}, features=feats)
+    keys = table.select(["file_path", "bin_idx"])
+    order = pc.sort_indices(keys, [("file_path", "ascending"), ("bin_idx", "ascending")])
+    files = keys["file_path"].take(order).to_pylist()
+    index = order.to_numpy()
+    for k, (a, b) in enumerate(file_runs(files)):
+        plan.files.append(files[a])
+        plan.tasks.append(SequenceTask(source, Rows.of(index[a:b]), sequence_length, overlap_ratio, instruction,
+                                       width_ns, str(work / f"mllm-{tag}-{k:06d}.part")))
+    return plan
 
 
 def build_mllm_dataset(input_dir: str | os.PathLike, output_dir: str | os.PathLike | None = None, *,
                        sequence_length: int = 32, overlap_ratio: float = 0.5,
-                       instruction: str = DEFAULT_INSTRUCTION, overwrite: bool = False):
-    """Stage 3 over every split of a saved binned dataset (arguments and output checked first)."""
+                       instruction: str = DEFAULT_INSTRUCTION, overwrite: bool = False, engine: str = "local",
+                       address: str | None = None):
+    """Stage 3 over every split of a saved binned dataset (arguments and output checked first); one
+    task per file of a split on ``engine`` (``local`` or ``ray`` at ``address``)."""
     from datasets import DatasetDict
 
     if not isinstance(sequence_length, int) or isinstance(sequence_length, bool) or sequence_length < 1:
@@ -199,6 +234,7 @@ def build_mllm_dataset(input_dir: str | os.PathLike, output_dir: str | os.PathLi
         raise ConfigError(f"--overlap-ratio must be in [0, 1), got {overlap_ratio!r}")
     if not isinstance(instruction, str) or not instruction.strip():
         raise ConfigError(f"--instruction must be non-empty text, got {instruction!r}")
+    engine = check_engine_args(engine, output_dir, address)
     bins = load_splits(input_dir)
     if output_dir is not None:
         prepare_output_dir(output_dir, [input_dir], overwrite)
@@ -206,8 +242,12 @@ def build_mllm_dataset(input_dir: str | os.PathLike, output_dir: str | os.PathLi
     width = int(bins_manifest.get("bin_width_ns") or 0)
     if not width:
         width = _infer_width(bins)
-    dd = DatasetDict({s: sequences_for_split(ds, sequence_length, overlap_ratio, instruction, width)
-                      for s, ds in bins.items()})
+    with parts_dir(output_dir) as work:
+        plans = {s: plan_sequences(ds, sequence_length, overlap_ratio, instruction, width, work, str(i))
+                 for i, (s, ds) in enumerate(bins.items())}
+        map_tasks(run_sequence_task, [t for p in plans.values() for t in p.tasks], engine=engine, address=address,
+                  desc="owa sequences")
+        dd = DatasetDict({s: dataset_from_columns([t.part for t in p.tasks], mllm_features()) for s, p in plans.items()})
     manifest = {"stage": "sequences", "sequence_length": sequence_length, "overlap_ratio": overlap_ratio,
                 "instruction": instruction, "bins_manifest": bins_manifest,
                 "rows": {s: len(d) for s, d in dd.items()},
