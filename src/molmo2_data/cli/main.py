@@ -22,13 +22,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
 
-    from molmo2_data.cli import download_cmd, eval_cmd, inspect_cmd, loader_cmd, owa_cmd, sample_cmd
+    from molmo2_data.cli import (
+        download_cmd,
+        eval_cmd,
+        inspect_cmd,
+        loader_cmd,
+        owa_cmd,
+        prepare_cmd,
+        sample_cmd,
+    )
 
     sample_cmd.add_parser(sub)
     download_cmd.add_parser(sub)
     inspect_cmd.add_parser(sub)
     loader_cmd.add_parser(sub)
     owa_cmd.add_parser(sub)
+    prepare_cmd.add_parser(sub)
     eval_cmd.add_parser(sub)
     return parser
 

@@ -239,6 +239,9 @@ class TableDataset(DatasetBase):
             stamp = [os.stat(d).st_mtime_ns]
             if self.MEDIA == "video":  # one folder per source below; image stores are flat (no scan)
                 stamp += sorted(os.stat(e.path).st_mtime_ns for e in os.scandir(d) if e.is_dir())
+                # prepared copies may land in nested folders: a prepare run's manifest marks the change
+                prepared = paths.prepared_manifest_path(self.root)
+                stamp.append(os.stat(prepared).st_mtime_ns if prepared.exists() else 0)
             return stamp
         except OSError:
             return "absent"

@@ -82,22 +82,42 @@ class VideoFinder:
 
     A video ``abc`` matches ``abc.mp4``, ``abc.mkv``, ... and the 2 fps re-encodes ``abc_2fps.mp4``
     the official VideoPoint loader expects; ids may contain sub-directories ("mose/train/x").
+
+    When a folder holds both, ``find`` returns the prepared copy (``abc_2fps.mp4`` before other
+    ``abc_<r>fps.mp4``, then the original ``abc.<ext>``): it holds exactly the frames the loader samples
+    at 2 fps, and the loader itself falls back to the original beside it for times off that grid
+    (``vision.video.preprocess_video``). ``find_original`` returns the original only. Directories are
+    searched in the order given; within one, names are taken in sorted order, so the choice does not
+    depend on the file system's listing order.
     """
 
     def __init__(self, sources: Iterable[str], root: str | os.PathLike | None = None):
         self.dirs = [paths.video_dir(s, root) for s in sources]
         self._by_stem: dict[str, str] = {}
+        self._originals: dict[str, str] = {}
         for d in self.dirs:
+            by_name: dict[str, str] = {}  # every video file by its own stem (a prepared one too)
+            prepared: dict[str, list[tuple[float, str]]] = {}
             for dirpath, _dirnames, filenames in os.walk(d):
                 rel = Path(dirpath).relative_to(d)
-                for fn in filenames:
+                for fn in sorted(filenames):
                     stem, ext = os.path.splitext(fn)
                     if ext.lower() not in VIDEO_EXTENSIONS:
                         continue
                     key = str(rel / stem) if str(rel) != "." else stem
-                    self._by_stem.setdefault(key, os.path.join(dirpath, fn))
-                    if key.endswith("_2fps"):
-                        self._by_stem.setdefault(key[: -len("_2fps")], os.path.join(dirpath, fn))
+                    full = os.path.join(dirpath, fn)
+                    by_name.setdefault(key, full)
+                    parts = paths.split_prepared_stem(os.path.basename(key))
+                    if parts is not None:
+                        prepared.setdefault(key[: len(key) - len(stem)] + parts[0], []).append((parts[1], full))
+            for key, path in by_name.items():
+                self._by_stem.setdefault(key, path)
+                if paths.split_prepared_stem(os.path.basename(key)) is None:
+                    self._originals.setdefault(key, path)
+            for key, variants in prepared.items():
+                best = min(variants, key=lambda v: (v[0] != 2.0, -v[0], v[1]))[1]
+                if key not in self._by_stem or self._by_stem[key] == by_name.get(key):
+                    self._by_stem[key] = best
 
     def find(self, video_id: str | None) -> str | None:
         if not video_id:
@@ -105,6 +125,13 @@ class VideoFinder:
         stem, ext = os.path.splitext(video_id)
         key = stem if ext.lower() in VIDEO_EXTENSIONS else video_id
         return self._by_stem.get(key)
+
+    def find_original(self, video_id: str | None) -> str | None:
+        """The original file of a video, never a prepared copy (None when only a prepared one exists)."""
+        if not video_id:
+            return None
+        stem, ext = os.path.splitext(video_id)
+        return self._originals.get(stem if ext.lower() in VIDEO_EXTENSIONS else video_id)
 
     def present(self, ids: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, list[str | None]]:
         """Per row presence, and the path of each distinct id (in dictionary order)."""

@@ -3,6 +3,7 @@ per-frame timestamp text and the subtitle block."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -164,9 +165,30 @@ def preprocess_frame_video(video: VideoRef, cfg: VideoConfig) -> VideoInputs:
     return preprocess_frames(frames, np.asarray(video.frame_times, dtype=np.float64)[keep], cfg)
 
 
+def decode_times(times: np.ndarray, start: float, duration: float) -> np.ndarray:
+    """Stream times the loader decodes for clip-relative sample ``times``: ``start + times``, kept 1e-6 s
+    inside the stream (the end time ``duration`` would be past the last frame's start)."""
+    return np.clip(start + np.asarray(times, dtype=np.float64), 0.0, max(duration - 1e-6, 0.0))
+
+
+def holds_times(query: np.ndarray, fps: float, duration: float) -> bool:
+    """Does a video prepared at ``fps`` (``molmo2-data prepare videos``) hold the exact frames for these
+    decode times? It does for multiples of 1/fps and for the end of the stream (``duration - 1e-6``, the
+    last frame, which it keeps at its own time); other times would get the grid frame before them."""
+    k = query * fps
+    on_grid = np.abs(k - np.round(k)) < 1e-6
+    at_end = np.abs(query - max(duration - 1e-6, 0.0)) < 1e-9
+    return bool(np.all(on_grid | at_end))
+
+
 def preprocess_video(video: VideoRef, cfg: VideoConfig) -> VideoInputs:
-    """Sample, decode and preprocess one video (clip-relative times)."""
+    """Sample, decode and preprocess one video (clip-relative times).
+
+    A prepared copy (``<id>_2fps.mp4``) is read when the sampled times lie on its grid; otherwise (a clip
+    starting off the grid, a long video sampled at ``max_frames`` evenly spaced times) the original beside
+    it is read instead, so preparing videos never changes which frames an example gets."""
     from molmo2_data.media.video import probe_video, read_frames_at
+    from molmo2_data.paths import original_of_prepared, prepared_rate
 
     if video.frames:
         return preprocess_frame_video(video, cfg)
@@ -176,8 +198,12 @@ def preprocess_video(video: VideoRef, cfg: VideoConfig) -> VideoInputs:
         raise MediaDecodeError(f"zero-length video: {video.path}")
     start, dur = clip_bounds(video, info.duration)
     times = sample_times(dur, cfg.max_fps, cfg.max_frames)
-    # decode frames played at start + t, kept 1e-6 s inside the stream
-    query = np.clip(start + times, 0.0, max(info.duration - 1e-6, 0.0))
+    query = decode_times(times, start, info.duration)
+    rate = prepared_rate(video.path)
+    if rate is not None and not holds_times(query, rate, info.duration):
+        original = original_of_prepared(video.path)
+        if original is not None:
+            return preprocess_video(dataclasses.replace(video, path=original), cfg)
     size = cfg.frame_size
     frames, got = read_frames_at(video.path, query, mode=cfg.reader, timeout_s=cfg.timeout_s,
                                  transform=lambda rgb: siglip_resize(rgb, size, size))
