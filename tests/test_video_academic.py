@@ -302,3 +302,25 @@ def test_gallery_shows_frames_and_answers(root: Path, tmp_path: Path) -> None:
     for i in range(2):
         for ann in ds.example(i).annotations:
             assert ann.question in page and _answer(ann) in page
+
+
+def test_prepared_copies_are_read_when_present(tmp_path: Path) -> None:
+    """After `prepare videos`, an academic set reads `<id>_2fps.mp4` beside the original."""
+    import shutil
+
+    from molmo2_data.sample.context import SampleContext
+    from molmo2_data.sample.video_academic_pool import import_tables, link, manual, pool, write_json
+
+    ctx = SampleContext(tmp_path, 0)
+    s = pool(ctx)[0]
+    link(ctx, s, "Charades/Charades_v1/X.mp4")
+    write_json(manual(ctx, "star") / "STAR_train.json", [{"question_id": "1", "video_id": "X", "start": 0.5,
+               "end": 2.5, "question": "Q?", "answer": "a", "choices": [{"choice_id": 0, "choice": "a"}]}])
+    write_json(manual(ctx, "star") / "STAR_val.json", [])
+    import_tables(ctx, "star")
+    videos = tmp_path / "media" / "videos" / "Charades" / "Charades_v1"
+    assert get_dataset("star", root=tmp_path).example(0).video.path == str(videos / "X.mp4")
+    shutil.copy(videos / "X.mp4", videos / "X_2fps.mp4")  # stands in for the prepared copy
+    (tmp_path / "manifests").mkdir(exist_ok=True)
+    (tmp_path / "manifests" / "prepared-videos.jsonl").write_text("{}\n")  # a prepare run marks the change
+    assert get_dataset("star", root=tmp_path).example(0).video.path == str(videos / "X_2fps.mp4")

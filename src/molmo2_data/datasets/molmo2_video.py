@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from molmo2_data import paths
 from molmo2_data.datasets.base import AnnotationSet, TableDataset, index_from_mask
 from molmo2_data.datasets.media_store import VideoFinder, unique_with_inverse
 from molmo2_data.datasets.pixmo import nonempty_strings
@@ -59,7 +60,8 @@ class VideoTableDataset(TableDataset):
         return os.path.join(self.root, "media", "videos")
 
     def media_fingerprint(self) -> Any:
-        """mtimes of media/videos and two levels of sub-directories (tracking/<dataset>/ included)."""
+        """mtimes of media/videos and two levels of sub-directories (tracking/<dataset>/ included), and of
+        the prepared-videos manifest (a ``prepare videos`` run may add copies deeper down)."""
         top = self.videos_root()
         stamps: list[Any] = []
         for d in (top, *sorted(e.path for e in _subdirs(top))):
@@ -68,6 +70,8 @@ class VideoTableDataset(TableDataset):
                 stamps += sorted(os.stat(e.path).st_mtime_ns for e in _subdirs(d))
             except OSError:
                 stamps.append("absent")
+        prepared = paths.prepared_manifest_path(self.root)  # prepared copies may land deeper than two levels
+        stamps.append(os.stat(prepared).st_mtime_ns if prepared.exists() else 0)
         return stamps
 
     def resolve(self, ids: pa.ChunkedArray | pa.Array, finder: VideoFinder) -> np.ndarray:

@@ -40,7 +40,7 @@ from molmo2_data.datasets.registry import register_dataset, register_variant
 from molmo2_data.download.manual import ManualSource
 from molmo2_data.errors import SchemaError
 from molmo2_data.example import Example, Subtitle, VideoRef
-from molmo2_data.paths import VIDEO_EXTENSIONS
+from molmo2_data.paths import VIDEO_EXTENSIONS, prepared_video_name
 from molmo2_data.tables import group_rows, is_list, is_number, is_string
 
 KINDS = ("mc", "qa", "label", "caption")
@@ -302,11 +302,17 @@ class AcademicVideoQA(VideoTableDataset):
 
 
 def _existing(top: str, rel: str) -> str:
+    """The file to read for ``rel``: its prepared 2 fps copy when ``prepare videos`` made one (the loader
+    reads the original beside it for times off the copy's grid), else the file, else the same name with
+    another video extension."""
     if not rel:
         return ""
+    stem = os.path.splitext(rel)[0]
+    prepared = prepared_video_name(stem, 2)
+    if os.path.isfile(os.path.join(top, prepared)):
+        return prepared
     if os.path.isfile(os.path.join(top, rel)):
         return rel
-    stem = os.path.splitext(rel)[0]
     for ext in VIDEO_EXTENSIONS:
         if os.path.isfile(os.path.join(top, stem + ext)):
             return stem + ext
