@@ -10,20 +10,20 @@ from __future__ import annotations
 
 import argparse
 import io
+import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 from PIL import Image, ImageDraw
 
+sys.path.insert(0, str(Path(__file__).parent))
+from encode_rates import ours_and_floor  # noqa: E402
+
 from molmo2_data.datasets import get_dataset
-from molmo2_data.datasets.base import rng_for_index
-from molmo2_data.loading.loader import build_encoder, stage_config
 from molmo2_data.sample.draw import font, render_bar_chart
 from molmo2_data.tables import write_table
-from molmo2_data.text.tokenizer import load_tokenizer
 
 
 def scan_page(rng: np.random.RandomState, i: int) -> tuple[bytes, str]:
@@ -68,29 +68,7 @@ def write_tables(root: Path, n: int) -> None:
 
 
 def measure(name: str, root: Path, n: int) -> tuple[float, float]:
-    cfg = stage_config("molmo2-sft")
-    enc = build_encoder(cfg, load_tokenizer("qwen3"), cfg.sequence_length, cfg.mixture(), cfg.max_frames)
-    ds = get_dataset(name, root=root)
-
-    def floor_pass() -> float:  # decode + vision preprocess of the same images, same rng draws
-        t = time.perf_counter()
-        for i in range(n):
-            rng = rng_for_index(i, 0)
-            enc.vision(ds.get(i, rng), rng)
-        return n / (time.perf_counter() - t)
-
-    def ours_pass() -> float:
-        t = time.perf_counter()
-        for i in range(n):
-            rng = rng_for_index(i, 0)
-            enc.encode_or_raise(ds.get(i, rng), rng, {"index": i, "member": name})
-        return n / (time.perf_counter() - t)
-
-    for i in range(3):  # warm-up: compiled kernels, tokenizer, page cache
-        rng = rng_for_index(i, 0)
-        enc.encode_or_raise(ds.get(i, rng), rng, {"index": i, "member": name})
-    floor, ours = floor_pass(), ours_pass()
-    return max(ours, ours_pass()), max(floor, floor_pass())  # best of two, interleaved
+    return ours_and_floor(get_dataset(name, root=root), n, name, warmup=3)
 
 
 def main() -> None:

@@ -8,22 +8,22 @@ in the same run: decoding the sampled frames and the vision preprocessing alone.
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 from PIL import Image
 
+sys.path.insert(0, str(Path(__file__).parent))
+from encode_rates import ours_and_floor  # noqa: E402
+
 from molmo2_data import paths
 from molmo2_data.datasets import get_dataset
-from molmo2_data.datasets.base import rng_for_index
-from molmo2_data.loading.loader import build_encoder, stage_config
 from molmo2_data.media.video import probe_video, read_frames_at
 from molmo2_data.sample import write_sample
 from molmo2_data.tables import read_table, write_table
-from molmo2_data.text.tokenizer import load_tokenizer
 
 SCALE = 4  # the 176x144 sample frames become 704x576 JPEGs (a DAVIS/YouTube-VOS-like size)
 
@@ -55,30 +55,9 @@ def frame_folder_root() -> Path:
 
 
 def measure(root: Path, n: int) -> tuple[float, float, int]:
-    cfg = stage_config("molmo2-sft")
-    enc = build_encoder(cfg, load_tokenizer("qwen3"), cfg.sequence_length, cfg.mixture(), cfg.max_frames)
     ds = get_dataset("yt_vis_track", root=root)
     n = min(n, len(ds))
-
-    def floor_pass() -> float:  # decode the sampled frames + vision preprocess, same rng draws
-        t = time.perf_counter()
-        for i in range(n):
-            rng = rng_for_index(i, 0)
-            enc.vision(ds.get(i, rng), rng)
-        return n / (time.perf_counter() - t)
-
-    def ours_pass() -> float:
-        t = time.perf_counter()
-        for i in range(n):
-            rng = rng_for_index(i, 0)
-            enc.encode_or_raise(ds.get(i, rng), rng, {"index": i, "member": "yt_vis_track"})
-        return n / (time.perf_counter() - t)
-
-    for i in range(2):
-        rng = rng_for_index(i, 0)
-        enc.encode_or_raise(ds.get(i, rng), rng, {"index": i, "member": "yt_vis_track"})
-    floor, ours = floor_pass(), ours_pass()
-    return max(ours, ours_pass()), max(floor, floor_pass()), n
+    return (*ours_and_floor(ds, n, "yt_vis_track"), n)
 
 
 def main() -> None:

@@ -14,19 +14,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).parent))
+from encode_rates import ours_and_floor  # noqa: E402
+
 from molmo2_data.datasets import get_dataset
-from molmo2_data.datasets.base import rng_for_index
 from molmo2_data.datasets.video_academic import messages_table
 from molmo2_data.datasets.video_academic_hub import TVQA_SHOW_DIRS, parse_tvqa
-from molmo2_data.loading.loader import build_encoder, stage_config
 from molmo2_data.sample import write_sample
-from molmo2_data.text.tokenizer import load_tokenizer
 
 
 def tvqa_file(folder: Path, n: int) -> Path:
@@ -67,28 +68,9 @@ def import_rates(n: int) -> tuple[float, float, float]:
 def encode_rates(n: int) -> tuple[float, float, int]:
     root = Path(tempfile.mkdtemp())
     write_sample(root, datasets=["star"], progress=False)
-    cfg = stage_config("molmo2-sft")
-    enc = build_encoder(cfg, load_tokenizer("qwen3"), cfg.sequence_length, cfg.mixture(), cfg.max_frames)
     ds = get_dataset("star", root=root)
     n = min(n, len(ds))
-
-    def floor_pass() -> float:
-        t = time.perf_counter()
-        for i in range(n):
-            rng = rng_for_index(i, 0)
-            enc.vision(ds.get(i, rng), rng)
-        return n / (time.perf_counter() - t)
-
-    def ours_pass() -> float:
-        t = time.perf_counter()
-        for i in range(n):
-            rng = rng_for_index(i, 0)
-            enc.encode_or_raise(ds.get(i, rng), rng, {"index": i, "member": "star"})
-        return n / (time.perf_counter() - t)
-
-    ours_pass()  # warm-up (tokenizer, codecs)
-    floor, ours = floor_pass(), ours_pass()
-    return max(ours, ours_pass()), max(floor, floor_pass()), n
+    return (*ours_and_floor(ds, n, "star", warmup=1), n)
 
 
 def main() -> None:
