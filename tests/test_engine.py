@@ -68,3 +68,16 @@ def test_no_address_starts_a_new_local_instance(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("RAY_ADDRESS", "10.0.0.1:6379")
     with pytest.raises(ConfigError, match="10.0.0.1:6379"), ray_session():
         pass
+
+
+def test_unreachable_cluster_address_is_a_config_error_not_a_hang() -> None:
+    import socket
+    import time
+
+    with socket.socket() as probe:  # a free port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    t = time.monotonic()
+    with pytest.raises(ConfigError, match=f"cannot reach the Ray cluster at 127.0.0.1:{port}"):
+        map_tasks(square_with_node, [1, 2], engine="ray", address=f"127.0.0.1:{port}", progress=False)
+    assert time.monotonic() - t < 10

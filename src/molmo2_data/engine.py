@@ -15,6 +15,7 @@ path (a shared file system), as they write the outputs there.
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal, TypeVar
@@ -55,6 +56,7 @@ def ray_session(address: str | None = None) -> Iterator[Any]:
     kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": "ERROR", "log_to_driver": False,
                               # workers import this package from the driver's environment
                               "runtime_env": {"env_vars": {"PYTHONPATH": _package_parent()}}}
+    _check_reachable(address)
     try:
         ray.init(address=address, **kwargs)
     except ConnectionError as e:
@@ -63,6 +65,19 @@ def ray_session(address: str | None = None) -> Iterator[Any]:
         yield ray
     finally:
         ray.shutdown()
+
+
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """A ``host:port`` cluster address that does not answer is a ConfigError now: ``ray.init`` would
+    retry it for minutes."""
+    host, sep, port = address.rpartition(":")
+    if not sep or "://" in address or not port.isdigit():
+        return  # "local", "auto", ray://...: left to Ray
+    try:
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout).close()
+    except OSError as e:
+        raise ConfigError(f"cannot reach the Ray cluster at {address} ({e}); start it with `ray start --head` "
+                          "or leave out --address for a local instance") from None
 
 
 def _package_parent() -> str:
