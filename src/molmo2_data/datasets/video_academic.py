@@ -222,10 +222,8 @@ class AcademicVideoQA(VideoTableDataset):
     ``QUESTIONS`` (label sets) and ``MAX_PER_VIDEO``."""
 
     COLUMNS = COLUMNS
-    VIDEO_SOURCE = "academic"
     QUESTIONS: ClassVar[tuple[str, ...]] = ()  # label questions, one drawn per message
     MAX_PER_VIDEO: ClassVar[int | None] = None
-    VIDEO_ROOTS: ClassVar[tuple[str, ...]] = ()  # folders under media/videos the set's videos live in
 
     @classmethod
     def video_needs(cls, table: pa.Table) -> list[tuple[str, str]]:
